@@ -1,0 +1,118 @@
+import path from 'node:path';
+import type { Problem, Schema } from './schema.js';
+import { checkDoc, readYaml } from './yaml-file.js';
+
+/** `conf/wparse.yaml`, every key with its default (SPEC section 2). */
+export interface EngineConfig {
+  version: 1;
+  rescue: { path: string; durability: 'fsync' | 'batch' | 'none'; flush_ms: number };
+  reconnect: { initial_ms: number; max_ms: number; jitter: number };
+  performance: { rate_limit_rps: number; batch_size: number };
+  recovery: {
+    order: 'oldest' | 'newest';
+    scan_interval_ms: number;
+    idle_exit_ms: number;
+    workers: number;
+    max_retry: number;
+  };
+  queue: { dir: string; fsync: 'always' | 'batch' | 'none'; snapshot_interval_ms: number; task_timeout_ms: number };
+  stat: { window_sec: number };
+  metrics: { listen: string };
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'; file: string };
+}
+
+const int = (min: number, max?: number): Schema => ({ kind: 'int', min, ...(max === undefined ? {} : { max }) });
+
+export const ENGINE_SCHEMA: Schema = {
+  kind: 'object',
+  fields: {
+    version: { schema: { kind: 'int', min: 1, max: 1 }, default: 1 },
+    rescue: {
+      schema: {
+        kind: 'object',
+        fields: {
+          path: { schema: { kind: 'string' }, default: './data/rescue' },
+          durability: { schema: { kind: 'string', enum: ['fsync', 'batch', 'none'] }, default: 'batch' },
+          flush_ms: { schema: int(1, 60_000), default: 100 },
+        },
+      },
+    },
+    reconnect: {
+      schema: {
+        kind: 'object',
+        fields: {
+          initial_ms: { schema: int(1), default: 100 },
+          max_ms: { schema: int(1), default: 5000 },
+          jitter: { schema: { kind: 'number', min: 0, max: 1 }, default: 0.2 },
+        },
+      },
+    },
+    performance: {
+      schema: {
+        kind: 'object',
+        fields: {
+          rate_limit_rps: { schema: int(0), default: 10000 },
+          batch_size: { schema: int(1, 1_000_000), default: 512 },
+        },
+      },
+    },
+    recovery: {
+      schema: {
+        kind: 'object',
+        fields: {
+          order: { schema: { kind: 'string', enum: ['oldest', 'newest'] }, default: 'oldest' },
+          scan_interval_ms: { schema: int(10), default: 1000 },
+          idle_exit_ms: { schema: int(0), default: 3000 },
+          workers: { schema: int(1, 256), default: 2 },
+          max_retry: { schema: int(0), default: 5 },
+        },
+      },
+    },
+    queue: {
+      schema: {
+        kind: 'object',
+        fields: {
+          dir: { schema: { kind: 'string' }, default: './data/.run/queue' },
+          fsync: { schema: { kind: 'string', enum: ['always', 'batch', 'none'] }, default: 'batch' },
+          snapshot_interval_ms: { schema: int(100), default: 30000 },
+          task_timeout_ms: { schema: int(100), default: 600000 },
+        },
+      },
+    },
+    stat: { schema: { kind: 'object', fields: { window_sec: { schema: int(1), default: 60 } } } },
+    metrics: { schema: { kind: 'object', fields: { listen: { schema: { kind: 'string' }, default: '' } } } },
+    log: {
+      schema: {
+        kind: 'object',
+        fields: {
+          level: {
+            schema: { kind: 'string', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+            default: 'info',
+          },
+          file: { schema: { kind: 'string' }, default: './data/logs/{cmd}.log' },
+        },
+      },
+    },
+  },
+};
+
+/** Loads `conf/wparse.yaml` under the work root; a missing file means all defaults. */
+export function loadEngineConfig(workRoot: string, problems: Problem[]): EngineConfig {
+  const file = path.join(workRoot, 'conf', 'wparse.yaml');
+  const sub: Problem[] = [];
+  const src = readYaml(file, sub);
+  if (!src) {
+    if (sub.some((p) => p.message !== 'file not found')) problems.push(...sub);
+    return checkDoc<EngineConfig>({ file, doc: emptyDoc(), lines: undefined as never }, ENGINE_SCHEMA, []);
+  }
+  return checkDoc<EngineConfig>(src, ENGINE_SCHEMA, problems);
+}
+
+function emptyDoc(): import('yaml').Document {
+  return { contents: null, errors: [] } as unknown as import('yaml').Document;
+}
+
+/** Resolves a config path against the work root (absolute paths stay as they are). */
+export function resolveIn(workRoot: string, p: string): string {
+  return path.resolve(workRoot, p);
+}

@@ -1,0 +1,214 @@
+import type { Schema } from './schema.js';
+
+/** Schemas of the work-root files other than conf/wparse.yaml (SPEC sections 1–2). */
+export type Scalar = string | number | boolean | null;
+
+export interface SourceConfig {
+  key: string;
+  enable: boolean;
+  type: 'file';
+  params: { path: string; from: 'start' | 'end' | 'checkpoint' };
+}
+
+export interface RuleConfig {
+  name: string;
+  regex?: string;
+  json?: boolean;
+  types?: Record<string, 'int' | 'float' | 'bool' | 'string'>;
+}
+
+export interface ConnectorConfig {
+  id: string;
+  type: string;
+  params: Record<string, unknown>;
+  allow_override: string[];
+}
+
+export interface GroupExpect {
+  basis: 'total_input' | 'group_input';
+  min_samples: number;
+  mode: 'error' | 'warn' | 'ignore';
+  sum_tol?: number;
+  others_max?: number;
+}
+
+export interface SinkExpect {
+  ratio?: number;
+  tol?: number;
+  min?: number;
+  max?: number;
+}
+
+export interface FilterConfig {
+  field: string;
+  equals?: Scalar;
+  matches?: string;
+  in?: Scalar[];
+}
+
+export interface RawSinkEntry {
+  name?: string;
+  connect: string;
+  params?: Record<string, unknown>;
+  filter?: FilterConfig;
+  expect?: SinkExpect;
+  tags?: string[];
+}
+
+export interface RawGroup {
+  name: string;
+  rule?: string[];
+  expect?: Partial<GroupExpect>;
+  tags?: string[];
+  sinks: RawSinkEntry[];
+}
+
+const NAME_RE = /^[A-Za-z0-9_.-]+$/;
+const tags: Schema = { kind: 'array', items: { kind: 'string', pattern: /^[^:]+:.*$/, patternHint: 'a "key:value" tag' } };
+
+export const SOURCES_SCHEMA: Schema = {
+  kind: 'object',
+  fields: {
+    sources: {
+      required: true,
+      schema: {
+        kind: 'array',
+        items: {
+          kind: 'object',
+          fields: {
+            key: { required: true, schema: { kind: 'string', pattern: NAME_RE, patternHint: 'a name of [A-Za-z0-9_.-]' } },
+            enable: { schema: { kind: 'bool' }, default: true },
+            type: { schema: { kind: 'string', enum: ['file'] }, default: 'file' },
+            params: {
+              required: true,
+              schema: {
+                kind: 'object',
+                fields: {
+                  path: { required: true, schema: { kind: 'string' } },
+                  from: { schema: { kind: 'string', enum: ['start', 'end', 'checkpoint'] }, default: 'checkpoint' },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+export const RULES_SCHEMA: Schema = {
+  kind: 'object',
+  fields: {
+    rules: {
+      required: true,
+      schema: {
+        kind: 'array',
+        items: {
+          kind: 'object',
+          fields: {
+            name: { required: true, schema: { kind: 'string', pattern: /^\/[A-Za-z0-9_./-]+$/, patternHint: 'a rule name like /nginx/access' } },
+            regex: { schema: { kind: 'string' } },
+            json: { schema: { kind: 'bool' } },
+            types: { schema: { kind: 'map', values: { kind: 'string', enum: ['int', 'float', 'bool', 'string'] } } },
+          },
+        },
+      },
+    },
+  },
+};
+
+export const CONNECTORS_SCHEMA: Schema = {
+  kind: 'object',
+  fields: {
+    connectors: {
+      required: true,
+      schema: {
+        kind: 'array',
+        items: {
+          kind: 'object',
+          fields: {
+            id: { required: true, schema: { kind: 'string', pattern: NAME_RE, patternHint: 'an id of [A-Za-z0-9_.-]' } },
+            type: { required: true, schema: { kind: 'string' } },
+            params: { schema: { kind: 'map', values: { kind: 'any' } }, default: {} },
+            allow_override: { schema: { kind: 'array', items: { kind: 'string' } }, default: [] },
+          },
+        },
+      },
+    },
+  },
+};
+
+const GROUP_EXPECT_FIELDS = {
+  basis: { schema: { kind: 'string', enum: ['total_input', 'group_input'] } },
+  min_samples: { schema: { kind: 'int', min: 0 } },
+  mode: { schema: { kind: 'string', enum: ['error', 'warn', 'ignore'] } },
+  sum_tol: { schema: { kind: 'number', min: 0 } },
+  others_max: { schema: { kind: 'number', min: 0 } },
+} as const satisfies Record<string, { schema: Schema }>;
+
+export const DEFAULTS_SCHEMA: Schema = {
+  kind: 'object',
+  fields: {
+    defaults: {
+      schema: {
+        kind: 'object',
+        fields: { tags: { schema: tags, default: [] }, expect: { schema: { kind: 'object', fields: GROUP_EXPECT_FIELDS } } },
+      },
+    },
+  },
+};
+
+export const GROUP_SCHEMA: Schema = {
+  kind: 'object',
+  fields: {
+    group: {
+      required: true,
+      schema: {
+        kind: 'object',
+        fields: {
+          name: { required: true, schema: { kind: 'string', pattern: NAME_RE, patternHint: 'a group name of [A-Za-z0-9_.-]' } },
+          rule: { schema: { kind: 'stringOrArray' } },
+          expect: { schema: { kind: 'object', fields: GROUP_EXPECT_FIELDS } },
+          tags: { schema: tags },
+          sinks: {
+            required: true,
+            schema: {
+              kind: 'array',
+              items: {
+                kind: 'object',
+                fields: {
+                  name: { schema: { kind: 'string', pattern: /^[A-Za-z0-9_.[\]-]+$/, patternHint: 'a sink name of [A-Za-z0-9_.-]' } },
+                  connect: { required: true, schema: { kind: 'string' } },
+                  params: { schema: { kind: 'map', values: { kind: 'any' } } },
+                  tags: { schema: tags },
+                  filter: {
+                    schema: {
+                      kind: 'object',
+                      fields: {
+                        field: { required: true, schema: { kind: 'string' } },
+                        equals: { schema: { kind: 'scalar' } },
+                        matches: { schema: { kind: 'string' } },
+                        in: { schema: { kind: 'array', items: { kind: 'scalar' } } },
+                      },
+                    },
+                  },
+                  expect: {
+                    schema: {
+                      kind: 'object',
+                      fields: {
+                        ratio: { schema: { kind: 'number', min: 0, max: 1 } },
+                        tol: { schema: { kind: 'number', min: 0 } },
+                        min: { schema: { kind: 'number', min: 0 } },
+                        max: { schema: { kind: 'number', min: 0 } },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};

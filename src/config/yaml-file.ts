@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { WrError, errnoCode } from '../errors.js';
+import { check, formatProblem, type Ctx, type Problem, type Schema } from './schema.js';
+
+/** A parsed YAML file with what is needed to report positions in it. */
+export interface YamlSource {
+  file: string;
+  doc: Document;
+  lines: LineCounter;
+}
+
+/** Parses YAML text; syntax errors become problems with line and column. */
+export function parseYaml(file: string, text: string, problems: Problem[]): YamlSource {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  for (const err of doc.errors) {
+    const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
+    problems.push({ file, line: pos.line, col: pos.col, key: '', message: `YAML ${err.code}: ${err.message.split('\n')[0]}` });
+  }
+  return { file, doc, lines };
+}
+
+export function readYaml(file: string, problems: Problem[]): YamlSource | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') problems.push({ file, line: 1, col: 1, key: '', message: 'file not found' });
+    else problems.push({ file, line: 1, col: 1, key: '', message: `cannot read: ${String(err)}` });
+    return undefined;
+  }
+  return parseYaml(file, text, problems);
+}
+
+/** Validates the document root against a schema, collecting problems with positions. */
+export function checkDoc<T>(src: YamlSource, schema: Schema, problems: Problem[]): T {
+  const ctx: Ctx = { file: src.file, lines: src.lines, problems };
+  if (src.doc.errors.length > 0) return check(null, schema, { ...ctx, problems: [] }, '') as T;
+  return check(src.doc.contents as Node | null, schema, ctx, '') as T;
+}
+
+/** Throws CONFIG_INVALID naming the first problem (and how many more), if there are any. */
+export function throwIfProblems(problems: Problem[]): void {
+  const first = problems[0];
+  if (!first) return;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s); run \`wproj check\`)` : '';
+  throw new WrError('CONFIG_INVALID', `${formatProblem(first)}${more}`);
+}

@@ -1,0 +1,51 @@
+/**
+ * Every error the product raises on purpose carries a stable `code` from this table. The CLI maps
+ * the code's class to an exit code (SPEC section 7); code matches on `code`, never on message text.
+ */
+export const ERROR_CODES = {
+  USAGE: { exit: 2, meaning: 'bad command-line arguments' },
+  CONFIG_INVALID: { exit: 2, meaning: 'a config file is malformed or has an unknown or wrong-typed key' },
+  CONFIG_NOT_FOUND: { exit: 2, meaning: 'a required config file or work root is missing' },
+  RESCUE_DIR_LOCKED: { exit: 2, meaning: 'another wprescue already owns this rescue directory' },
+  WAL_CRC_MISMATCH: { exit: 3, meaning: 'a queue WAL record before the tail failed its CRC; run `wprescue queue repair`' },
+  WAL_CORRUPT: { exit: 3, meaning: 'a queue WAL record before the tail is not valid JSON; run `wprescue queue repair`' },
+  SNAPSHOT_CORRUPT: { exit: 3, meaning: 'both the queue snapshot and its backup are unreadable' },
+  JOB_ILLEGAL_TRANSITION: { exit: 3, meaning: 'a job state change not allowed by the transition table' },
+  JOB_NOT_FOUND: { exit: 2, meaning: 'no job with that id' },
+  SINK_UNAVAILABLE: { exit: 3, meaning: 'a sink backend is down (connection refused/reset, timeout, 5xx, ENOSPC)' },
+  SINK_REJECTED: { exit: 3, meaning: 'a sink backend refused a record permanently (4xx, constraint)' },
+  RESCUE_NAME_INVALID: { exit: 2, meaning: 'a rescue file name does not parse as <sink>-<UTC time>-<seq>.dat' },
+  RESCUE_WRITE_FAILED: { exit: 3, meaning: 'a rescue file could not be written (disk full, permission)' },
+  REPLAY_ROUTE_UNKNOWN: { exit: 1, meaning: 'a rescue file names a group or sink the config does not have' },
+  SOURCE_FAILED: { exit: 3, meaning: 'a source could not be read' },
+  IO_ERROR: { exit: 3, meaning: 'an unexpected file-system error' },
+  INTERNAL: { exit: 3, meaning: 'a bug: please report it with the log file' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class WrError extends Error {
+  readonly code: ErrorCode;
+  override readonly cause: unknown;
+
+  constructor(code: ErrorCode, message: string, cause?: unknown) {
+    super(message);
+    this.name = 'WrError';
+    this.code = code;
+    this.cause = cause;
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+}
+
+export function isWrError(err: unknown, code?: ErrorCode): err is WrError {
+  return err instanceof WrError && (code === undefined || err.code === code);
+}
+
+/** The errno code of a Node system error, or undefined. */
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  return undefined;
+}

@@ -1,0 +1,188 @@
+import path from 'node:path';
+import type { WorkRoot } from '../config/work-root.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Clock } from '../platform/clock.js';
+import type { FsPort } from '../platform/fs-port.js';
+import { silentLogger, type Logger } from '../platform/logger.js';
+import type { Written } from '../rescue/writer.js';
+import type { SinkEntry } from '../sinks/contract.js';
+import { SINK_TYPES } from '../sinks/registry.js';
+import { FailoverSink } from '../sinks/runtime.js';
+import type { SourceBatch } from './file-source.js';
+import { Router, withTags, type RoutedSink } from './router.js';
+import { compileRules } from './rules.js';
+
+export interface SinkStats {
+  key: string;
+  group: string;
+  sink: string;
+  delivered: number;
+  rescued: number;
+  rejected: number;
+}
+
+export interface EngineDeps {
+  clock: Clock;
+  log?: Logger;
+  metrics?: Metrics;
+  fs?: FsPort;
+  random?: () => number;
+}
+
+interface SinkSlot {
+  routed: RoutedSink;
+  runtime: FailoverSink;
+  stats: SinkStats;
+}
+
+/**
+ * Sources → rules → router → sinks. One FailoverSink per configured sink; a batch is parsed and
+ * routed into one entry list per sink, the lists are written in parallel, and the batch counts as
+ * delivered when every sink reports it durable. Lines no rule parses go to `miss`; records a sink
+ * rejects go to `error` with the reason. Nothing is dropped silently: what has no destination is
+ * counted in `unrouted`.
+ */
+export class Engine {
+  private readonly slots: SinkSlot[] = [];
+  private readonly slotByRouted = new Map<RoutedSink, number>();
+  private readonly parse: ReturnType<typeof compileRules>;
+  readonly router: Router;
+  readonly log: Logger;
+  linesIn = 0;
+  missLines = 0;
+  unrouted = 0;
+  private pendingErrors: SinkEntry[] = [];
+
+  constructor(
+    readonly wr: WorkRoot,
+    private readonly deps: EngineDeps,
+  ) {
+    this.log = deps.log ?? silentLogger();
+    this.parse = compileRules(wr.rules);
+    this.router = new Router(wr.groups);
+    const rescueDir = path.resolve(wr.root, wr.engine.rescue.path);
+    const allRouted = [
+      ...this.router.infra.default, ...this.router.infra.miss, ...this.router.infra.error, ...this.router.infra.monitor,
+    ];
+    const seen = new Set<RoutedSink>();
+    const add = (routed: RoutedSink): void => {
+      if (seen.has(routed)) return;
+      seen.add(routed);
+      const { spec } = routed;
+      const stats: SinkStats = { key: spec.key, group: spec.group, sink: spec.name, delivered: 0, rescued: 0, rejected: 0 };
+      const m = deps.metrics;
+      const out = m?.recordsOut.labels(spec.group, spec.name);
+      const resc = m?.rescueLines.labels(spec.group, spec.name);
+      const active = m?.failoverActive.labels(spec.group, spec.name);
+      active?.set(0);
+      const backend = SINK_TYPES[spec.type]!.create(spec.params, { workRoot: wr.root, clock: deps.clock, ...(deps.fs ? { fs: deps.fs } : {}) });
+      const runtime = new FailoverSink(backend, {
+        group: spec.group,
+        sink: spec.name,
+        rescueDir,
+        durability: wr.engine.rescue.durability,
+        flushMs: wr.engine.rescue.flush_ms,
+        reconnect: wr.engine.reconnect,
+        clock: deps.clock,
+        ...(deps.random ? { random: deps.random } : {}),
+        ...(deps.fs ? { fs: deps.fs } : {}),
+        log: this.log,
+        onDelivered: (n) => {
+          stats.delivered += n;
+          out?.inc(n);
+        },
+        onRescued: (n) => {
+          stats.rescued += n;
+          resc?.inc(n);
+        },
+        onFailover: (on) => active?.set(on ? 1 : 0),
+        onRejected: (items) => {
+          stats.rejected += items.length;
+          if (spec.group === 'error') {
+            this.unrouted += items.length;
+            this.log.error({ sink: spec.key, count: items.length, reason: items[0]?.reason }, 'the error group itself rejected records: counted as unrouted');
+            return;
+          }
+          for (const { entry, reason } of items) {
+            const base = entry.kind === 'raw' ? { raw: entry.raw ?? '' } : (entry.record ?? {});
+            this.pendingErrors.push({ id: entry.id, kind: 'record', record: { ...base, _sink: spec.key, _error: reason } });
+          }
+        },
+      });
+      this.slotByRouted.set(routed, this.slots.length);
+      this.slots.push({ routed, runtime, stats });
+    };
+    for (const g of this.router.business) for (const r of g.sinks) add(r);
+    for (const r of allRouted) add(r);
+  }
+
+  async open(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.runtime.open()));
+  }
+
+  stats(): Array<SinkStats & { onRescue: boolean }> {
+    return this.slots.map((s) => ({ ...s.stats, onRescue: s.runtime.onRescue }));
+  }
+
+  /** Routes and writes one batch; resolves when written, with `durable` for the checkpoint. */
+  async processBatch(sourceKey: string, batch: SourceBatch): Promise<Written> {
+    const lists: SinkEntry[][] = this.slots.map(() => []);
+    const { lines, offsets } = batch;
+    const miss = this.router.infra.miss;
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      const id = `${sourceKey}:${offsets[i]!}`;
+      const parsed = line.length === 0 ? undefined : this.parse(line);
+      if (!parsed) {
+        this.missLines++;
+        if (miss.length === 0) this.unrouted++;
+        for (const r of miss) lists[this.slotByRouted.get(r)!]!.push({ id, kind: 'raw', raw: line });
+        continue;
+      }
+      let delivered = false;
+      for (const groupSinks of this.router.groupsFor(parsed.rule)) {
+        for (const r of groupSinks) {
+          if (r.filter && !r.filter(parsed.record)) continue;
+          lists[this.slotByRouted.get(r)!]!.push({ id, kind: 'record', record: withTags(parsed.record, r.tags) });
+          delivered = true;
+        }
+      }
+      if (!delivered) this.unrouted++;
+    }
+    this.linesIn += lines.length;
+    return this.writeLists(lists);
+  }
+
+  /** Writes records to the monitor group (one per sink and window). */
+  async emitMonitor(windowStats: Array<{ key: string; lines: number; rescued: number; onRescue: boolean }>, ts: number): Promise<void> {
+    const lists: SinkEntry[][] = this.slots.map(() => []);
+    windowStats.forEach((w, i) => {
+      const record = { ts: new Date(ts).toISOString(), sink: w.key, lines: w.lines, rescue_lines: w.rescued, failover: w.onRescue };
+      for (const r of this.router.infra.monitor) lists[this.slotByRouted.get(r)!]!.push({ id: `monitor:${ts}:${i}`, kind: 'record', record });
+    });
+    await (await this.writeLists(lists)).durable;
+  }
+
+  private async writeLists(lists: SinkEntry[][]): Promise<Written> {
+    const writes: Array<Promise<Written>> = [];
+    lists.forEach((entries, i) => {
+      if (entries.length) writes.push(this.slots[i]!.runtime.write(entries));
+    });
+    const written = await Promise.all(writes);
+    if (this.pendingErrors.length) {
+      const errors = this.pendingErrors;
+      this.pendingErrors = [];
+      const errLists: SinkEntry[][] = this.slots.map(() => []);
+      for (const r of this.router.infra.error) errLists[this.slotByRouted.get(r)!]!.push(...errors);
+      if (this.router.infra.error.length === 0) this.unrouted += errors.length;
+      written.push(await this.writeLists(errLists));
+    }
+    return { durable: Promise.all(written.map((w) => w.durable)).then(() => undefined) };
+  }
+
+  /** Graceful stop: every rescue file released (renamed .dat), every backend closed. */
+  async close(): Promise<string[]> {
+    await Promise.all(this.slots.map((s) => s.runtime.close()));
+    return this.slots.flatMap((s) => s.runtime.released);
+  }
+}

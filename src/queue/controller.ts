@@ -1,0 +1,238 @@
+import { systemClock, type Clock, type TimerHandle } from '../platform/clock.js';
+import { silentLogger, type Logger } from '../platform/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Job } from './job-state.js';
+import type { QueueStore } from './store.js';
+
+/** A job handler; throw `PermanentJobError` to make the job dead at once without retries. */
+export interface JobHandler {
+  run(job: Job, signal: AbortSignal): Promise<void>;
+  /** Called once a job is dead (after max_retry or a permanent error). */
+  onDead?(job: Job, reason: string): Promise<void>;
+}
+
+export class PermanentJobError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentJobError';
+  }
+}
+
+export interface ControllerOptions {
+  store: QueueStore;
+  handler: JobHandler;
+  workers: number;
+  maxRetry: number;
+  taskTimeoutMs: number;
+  snapshotIntervalMs: number;
+  backoff: { initialMs: number; maxMs: number; jitter: number };
+  /** Order among eligible pending jobs (default: by id). */
+  compare?: (a: Job, b: Job) => number;
+  /** Jobs with the same key never run at once (one file per sink). */
+  keyOf?: (job: Job) => string | undefined;
+  clock?: Clock;
+  random?: () => number;
+  log?: Logger;
+  metrics?: Metrics;
+}
+
+interface Running {
+  job: Job;
+  abort: AbortController;
+  startedAt: number;
+  timedOut: boolean;
+  done: Promise<void>;
+}
+
+/**
+ * Runs jobs from the store on N worker slots: dispatch (state first, then the handler), results
+ * (ACK / RETRY with exponential backoff / DEAD), timeouts (abort + TIMEOUT), periodic snapshots,
+ * and a graceful stop that aborts in-flight work, requeues it and snapshots.
+ */
+export class QueueController {
+  private readonly running = new Map<string, Running>();
+  private readonly busyKeys = new Set<string>();
+  private timeoutTimer: TimerHandle | undefined;
+  private snapshotTimer: TimerHandle | undefined;
+  private wakeTimer: TimerHandle | undefined;
+  private stopping = false;
+  private pumping = false;
+  private repump = false;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private idleListeners: Array<() => void> = [];
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? silentLogger();
+    opts.metrics?.poolSize.set(opts.workers);
+  }
+
+  start(): void {
+    this.scheduleTimeoutCheck();
+    this.scheduleSnapshot();
+    this.kick();
+  }
+
+  /** Something changed (new job, time passed): try to fill free slots. */
+  kick(): void {
+    if (this.stopping) return;
+    if (this.pumping) {
+      this.repump = true;
+      return;
+    }
+    this.pumping = true;
+    void this.pump().finally(() => {
+      this.pumping = false;
+      if (this.repump) {
+        this.repump = false;
+        this.kick();
+      } else if (this.isIdle()) {
+        for (const l of this.idleListeners.splice(0)) l();
+      }
+    });
+  }
+
+  /** True when nothing runs and nothing is pending (pending jobs waiting for backoff count). */
+  isIdle(): boolean {
+    return this.running.size === 0 && !this.opts.store.jobs().some((j) => j.state === 'pending');
+  }
+
+  whenIdle(): Promise<void> {
+    return this.isIdle() && !this.pumping ? Promise.resolve() : new Promise((r) => this.idleListeners.push(r));
+  }
+
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of [this.timeoutTimer, this.snapshotTimer]) if (t) this.clock.clearTimeout(t);
+    if (this.wakeTimer) this.clock.clearTimeout(this.wakeTimer);
+    for (const r of this.running.values()) r.abort.abort();
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    await this.opts.store.close();
+  }
+
+  private async pump(): Promise<void> {
+    const now = this.clock.now();
+    const pending = this.opts.store.jobs().filter((j) => j.state === 'pending');
+    const eligible = pending.filter((j) => j.notBefore <= now).sort(this.opts.compare ?? ((a, b) => (a.id < b.id ? -1 : 1)));
+    for (const job of eligible) {
+      if (this.stopping || this.running.size >= this.opts.workers) break;
+      const key = this.opts.keyOf?.(job);
+      if (key !== undefined && this.busyKeys.has(key)) continue;
+      if (key !== undefined) this.busyKeys.add(key);
+      try {
+        await this.opts.store.transition('DISPATCH', job.id);
+      } catch (err) {
+        if (key !== undefined) this.busyKeys.delete(key);
+        this.log.error({ job: job.id, err }, 'dispatch failed');
+        continue;
+      }
+      this.opts.metrics?.jobsDispatched.inc();
+      this.launch(job, key);
+    }
+    this.updateGauges();
+    const waiting = pending.filter((j) => j.notBefore > now && j.state === 'pending');
+    if (waiting.length > 0) this.wakeAt(Math.min(...waiting.map((j) => j.notBefore)));
+  }
+
+  private launch(job: Job, key: string | undefined): void {
+    const abort = new AbortController();
+    const entry: Running = { job, abort, startedAt: this.clock.now(), timedOut: false, done: Promise.resolve() };
+    entry.done = this.opts.handler
+      .run(job, abort.signal)
+      .then(
+        () => this.finish(entry, undefined),
+        (err: unknown) => this.finish(entry, err),
+      )
+      .catch((err: unknown) => this.log.error({ job: job.id, err }, 'recording a job result failed'))
+      .finally(() => {
+        this.running.delete(job.id);
+        if (key !== undefined) this.busyKeys.delete(key);
+        this.kick();
+      });
+    this.running.set(job.id, entry);
+  }
+
+  private async finish(entry: Running, err: unknown): Promise<void> {
+    const { job } = entry;
+    this.opts.metrics?.jobDuration.observe((this.clock.now() - entry.startedAt) / 1000);
+    if (entry.timedOut) return; // already requeued by the timeout check
+    if (this.stopping && entry.abort.signal.aborted) {
+      await this.opts.store.transition('TIMEOUT', job.id, { reason: 'shutdown' });
+      return;
+    }
+    if (err === undefined) {
+      await this.opts.store.transition('ACK', job.id);
+      this.opts.metrics?.jobsCompleted.inc();
+      return;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    const current = this.opts.store.get(job.id)!;
+    if (err instanceof PermanentJobError || current.attempt + 1 > this.opts.maxRetry) {
+      await this.opts.store.transition('DEAD', job.id, { error: message });
+      this.opts.metrics?.jobsDead.inc();
+      this.log.error({ job: job.id, error: message, attempts: current.attempt + 1 }, 'job dead');
+      await this.opts.handler.onDead?.(this.opts.store.get(job.id)!, message);
+      return;
+    }
+    const notBefore = this.clock.now() + this.backoffMs(current.attempt);
+    await this.opts.store.transition('RETRY', job.id, { error: message, notBefore });
+    this.opts.metrics?.jobsRetried.inc();
+    this.log.warn({ job: job.id, error: message, attempt: current.attempt + 1, notBefore }, 'job failed, will retry');
+  }
+
+  backoffMs(attempt: number): number {
+    const { initialMs, maxMs, jitter } = this.opts.backoff;
+    const base = Math.min(maxMs, initialMs * 2 ** attempt);
+    const r = this.opts.random?.() ?? Math.random();
+    return Math.round(base * (1 - jitter + 2 * jitter * r));
+  }
+
+  private wakeAt(at: number): void {
+    if (this.wakeTimer) this.clock.clearTimeout(this.wakeTimer);
+    this.wakeTimer = this.clock.setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.kick();
+    }, at - this.clock.now());
+  }
+
+  private scheduleTimeoutCheck(): void {
+    const every = Math.max(10, Math.min(1000, Math.floor(this.opts.taskTimeoutMs / 4)));
+    const tick = (): void => {
+      if (this.stopping) return;
+      const now = this.clock.now();
+      for (const r of this.running.values()) {
+        if (!r.timedOut && now - r.startedAt >= this.opts.taskTimeoutMs) {
+          r.timedOut = true;
+          r.abort.abort();
+          this.opts.metrics?.jobsTimeout.inc();
+          this.log.warn({ job: r.job.id, ms: now - r.startedAt }, 'job timed out, requeued');
+          void this.opts.store.transition('TIMEOUT', r.job.id, { reason: 'timeout' }).catch((err: unknown) => this.log.error({ err }, 'timeout requeue failed'));
+        }
+      }
+      this.timeoutTimer = this.clock.setTimeout(tick, every);
+    };
+    this.timeoutTimer = this.clock.setTimeout(tick, every);
+  }
+
+  private scheduleSnapshot(): void {
+    const tick = (): void => {
+      if (this.stopping) return;
+      void this.opts.store.snapshot().catch((err: unknown) => this.log.error({ err }, 'snapshot failed'));
+      this.snapshotTimer = this.clock.setTimeout(tick, this.opts.snapshotIntervalMs);
+    };
+    this.snapshotTimer = this.clock.setTimeout(tick, this.opts.snapshotIntervalMs);
+  }
+
+  private updateGauges(): void {
+    const m = this.opts.metrics;
+    if (!m) return;
+    const c = this.opts.store.counts();
+    m.queueDepth.set(c.pending);
+    m.inFlight.set(this.running.size);
+  }
+}

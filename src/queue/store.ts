@@ -1,0 +1,183 @@
+import { copyFileSync, promises as fsp } from 'node:fs';
+import { WrError } from '../errors.js';
+import { systemClock, type Clock } from '../platform/clock.js';
+import { realFs, type FsPort } from '../platform/fs-port.js';
+import { silentLogger, type Logger } from '../platform/logger.js';
+import { applyEvent, checkTransition, countByState, type EventType, type Job, type QueueEvent } from './job-state.js';
+import { loadSnapshot, writeSnapshot } from './snapshot.js';
+import { listSegments, scanSegment } from './wal/decoder.js';
+import { WalWriter, type WalFsync } from './wal/writer.js';
+
+export interface QueueStoreOptions {
+  dir: string;
+  fsync: WalFsync;
+  fs?: FsPort;
+  clock?: Clock;
+  log?: Logger;
+  segmentBytes?: number;
+  onFsync?: (seconds: number) => void;
+}
+
+export interface RecoveryInfo {
+  snapshot: 'main' | 'backup' | 'none';
+  replayedEvents: number;
+  tornBytes: number;
+  requeued: number;
+  ms: number;
+}
+
+/** Builds the state from snapshot + WAL without changing anything on disk. */
+export function readQueueState(dir: string): { jobs: Map<string, Job>; lastSeq: number; snapshot: 'main' | 'backup' | 'none'; tail?: { file: string; bytes: number }; replayed: number; tornBytes: number } {
+  const { snapshot, source, corrupt } = loadSnapshot(dir);
+  const segs = listSegments(dir);
+  if (source !== 'main' && corrupt.length > 0 && source === 'none' && segs.length > 0 && segs[0]!.firstSeq > 1) {
+    throw new WrError('SNAPSHOT_CORRUPT', `queue snapshot unreadable (${corrupt.join(', ')}) and the WAL no longer starts at seq 1`);
+  }
+  const jobs = new Map<string, Job>(snapshot.jobs.map((j) => [j.id, j]));
+  let lastSeq = snapshot.lastSeq;
+  let replayed = 0;
+  let tornBytes = 0;
+  let tail: { file: string; bytes: number } | undefined;
+  segs.forEach(({ file, firstSeq }, i) => {
+    const scan = scanSegment(file, firstSeq);
+    const firstBad = scan.bad[0];
+    if (firstBad) {
+      const code = firstBad.reason === 'CRC mismatch' ? 'WAL_CRC_MISMATCH' : 'WAL_CORRUPT';
+      throw new WrError(code, `queue WAL ${file} at byte ${firstBad.offset}: ${firstBad.reason}; run \`wprescue queue repair\` (it keeps a backup)`);
+    }
+    for (const ev of scan.events) {
+      if (ev.seq <= lastSeq) continue;
+      applyEvent(jobs, ev);
+      lastSeq = ev.seq;
+      replayed++;
+    }
+    tornBytes += scan.tornBytes;
+    if (i === segs.length - 1) tail = { file, bytes: scan.validBytes };
+  });
+  return { jobs, lastSeq, snapshot: source, ...(tail ? { tail } : {}), replayed, tornBytes };
+}
+
+/**
+ * The crash-safe job store: every state change is appended to the WAL (and, with `fsync: always`,
+ * synced) before the in-memory map changes. Operations on one job are serialised.
+ */
+export class QueueStore {
+  private readonly jobsById: Map<string, Job>;
+  private appliedSeq: number;
+  private readonly chains = new Map<string, Promise<unknown>>();
+  readonly recovery: RecoveryInfo;
+
+  private constructor(
+    private readonly opts: QueueStoreOptions,
+    private readonly wal: WalWriter,
+    jobs: Map<string, Job>,
+    appliedSeq: number,
+    recovery: RecoveryInfo,
+  ) {
+    this.jobsById = jobs;
+    this.appliedSeq = appliedSeq;
+    this.recovery = recovery;
+  }
+
+  static async open(opts: QueueStoreOptions): Promise<QueueStore> {
+    const t0 = performance.now();
+    const fs = opts.fs ?? realFs;
+    const log = opts.log ?? silentLogger();
+    await fs.mkdir(opts.dir);
+    const state = readQueueState(opts.dir);
+    if (state.tornBytes > 0 && state.tail) {
+      copyFileSync(state.tail.file, `${state.tail.file}.broken`);
+      await fsp.truncate(state.tail.file, state.tail.bytes);
+      log.warn({ file: state.tail.file, tornBytes: state.tornBytes }, 'queue WAL: torn last record cut (original kept as .broken)');
+    }
+    const wal = await WalWriter.open({
+      dir: opts.dir,
+      fsync: opts.fsync,
+      nextSeq: state.lastSeq + 1,
+      ...(state.tail ? { resume: state.tail } : {}),
+      ...(opts.segmentBytes ? { segmentBytes: opts.segmentBytes } : {}),
+      fs,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.onFsync ? { onFsync: opts.onFsync } : {}),
+    });
+    const recovery: RecoveryInfo = { snapshot: state.snapshot, replayedEvents: state.replayed, tornBytes: state.tornBytes, requeued: 0, ms: 0 };
+    const store = new QueueStore(opts, wal, state.jobs, state.lastSeq, recovery);
+    for (const job of [...state.jobs.values()].filter((j) => j.state === 'in_flight')) {
+      await store.transition('TIMEOUT', job.id, { reason: 'restart' });
+      recovery.requeued++;
+    }
+    recovery.ms = performance.now() - t0;
+    return store;
+  }
+
+  private get clock(): Clock {
+    return this.opts.clock ?? systemClock;
+  }
+
+  get lastSeq(): number {
+    return this.appliedSeq;
+  }
+
+  get(id: string): Job | undefined {
+    return this.jobsById.get(id);
+  }
+
+  jobs(): Job[] {
+    return [...this.jobsById.values()];
+  }
+
+  counts(): ReturnType<typeof countByState> {
+    return countByState(this.jobsById.values());
+  }
+
+  /** Adds a job; returns false (and logs nothing) when it is already pending or in flight. */
+  async enqueue(id: string, payload: Record<string, unknown>): Promise<boolean> {
+    return this.serial(id, async () => {
+      const job = this.jobsById.get(id);
+      if (job && (job.state === 'pending' || job.state === 'in_flight')) return false;
+      await this.write('ENQUEUE', id, { payload });
+      return true;
+    });
+  }
+
+  transition(type: Exclude<EventType, 'ENQUEUE'>, id: string, data: Record<string, unknown> = {}): Promise<void> {
+    return this.serial(id, () => this.write(type, id, data));
+  }
+
+  /** Writes a snapshot of the applied state, rotates the WAL and deletes segments it covers. */
+  async snapshot(): Promise<void> {
+    await this.wal.rotate();
+    const lastSeq = this.appliedSeq;
+    await writeSnapshot(this.opts.dir, { lastSeq, jobs: this.jobs() }, { ...(this.opts.fs ? { fs: this.opts.fs } : {}), durable: this.opts.fsync !== 'none' });
+    const segs = listSegments(this.opts.dir);
+    for (let i = 0; i + 1 < segs.length; i++) {
+      if (segs[i + 1]!.firstSeq - 1 <= lastSeq) await (this.opts.fs ?? realFs).unlink(segs[i]!.file);
+    }
+  }
+
+  async close(opts: { snapshot?: boolean } = {}): Promise<void> {
+    await Promise.allSettled([...this.chains.values()]);
+    if (opts.snapshot ?? true) await this.snapshot();
+    await this.wal.close();
+  }
+
+  private async write(type: EventType, id: string, data: Record<string, unknown>): Promise<void> {
+    checkTransition(type, this.jobsById.get(id), id);
+    const { events, done } = this.wal.append([{ type, job: id, ts: this.clock.now(), data }]);
+    await done;
+    const ev: QueueEvent = events[0]!;
+    applyEvent(this.jobsById, ev);
+    this.appliedSeq = Math.max(this.appliedSeq, ev.seq);
+  }
+
+  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.chains.set(id, tail);
+    void tail.then(() => {
+      if (this.chains.get(id) === tail) this.chains.delete(id);
+    });
+    return next;
+  }
+}

@@ -1,0 +1,60 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from '../../errors.js';
+import type { QueueEvent } from '../job-state.js';
+import { decodeEvent } from './format.js';
+import { parseWalName } from './segment-name.js';
+
+/**
+ * Reads WAL segments and tells a torn last write from real corruption. Appends only ever resolve
+ * after a whole line including its `\n` is written, so bytes after the last `\n` of a segment are a
+ * torn write that was never acknowledged: safe to cut. A complete line that fails its CRC or does
+ * not parse is corruption: the caller refuses to start until `wprescue queue repair`.
+ */
+export interface SegmentScan {
+  file: string;
+  firstSeq: number;
+  events: QueueEvent[];
+  /** Byte length of the segment up to the end of its last complete line. */
+  validBytes: number;
+  totalBytes: number;
+  /** Bytes after the last newline (a torn write), if any. */
+  tornBytes: number;
+  /** Complete lines that failed: byte offset and why. */
+  bad: Array<{ offset: number; reason: string }>;
+}
+
+export function listSegments(dir: string): Array<{ file: string; firstSeq: number }> {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return [];
+    throw err;
+  }
+  const out: Array<{ file: string; firstSeq: number }> = [];
+  for (const name of names) {
+    const firstSeq = parseWalName(name);
+    if (firstSeq !== undefined) out.push({ file: path.join(dir, name), firstSeq });
+  }
+  return out.sort((a, b) => a.firstSeq - b.firstSeq);
+}
+
+export function scanSegment(file: string, firstSeq: number): SegmentScan {
+  const buf = readFileSync(file);
+  const scan: SegmentScan = { file, firstSeq, events: [], validBytes: 0, totalBytes: buf.length, tornBytes: 0, bad: [] };
+  let start = 0;
+  for (;;) {
+    const nl = buf.indexOf(10, start);
+    if (nl < 0) break;
+    if (nl > start) {
+      const res = decodeEvent(buf.toString('utf8', start, nl));
+      if (res.ok) scan.events.push(res.event);
+      else scan.bad.push({ offset: start, reason: res.reason === 'crc' ? 'CRC mismatch' : `invalid record (${res.reason})` });
+    }
+    start = nl + 1;
+  }
+  scan.validBytes = start;
+  scan.tornBytes = buf.length - start;
+  return scan;
+}

@@ -1,0 +1,163 @@
+import { existsSync, type promises as fsp } from 'node:fs';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { WrError, errnoCode } from '../errors.js';
+import type { Clock, TimerHandle } from '../platform/clock.js';
+import { realFs, type FsPort } from '../platform/fs-port.js';
+import { silentLogger, type Logger } from '../platform/logger.js';
+import type { SinkEntry } from '../sinks/contract.js';
+import { formatRescueName } from './file-name.js';
+import { encodeRescueLine } from './line-format.js';
+
+export type Durability = 'fsync' | 'batch' | 'none';
+
+/** Wraps the durability promise so that `await` on a write does not also wait for durability. */
+export interface Written {
+  durable: Promise<void>;
+}
+
+export const DURABLE_NOW: Written = { durable: Promise.resolve() };
+
+/** The writer's ownership lock lives beside the file under a name that never ends in `.lock`. */
+export const ownerLockPath = (file: string): string => `${file}.owner`;
+export const OWNER_STALE_MS = 10_000;
+
+export interface RescueWriterOptions {
+  rescueDir: string;
+  group: string;
+  sink: string;
+  durability: Durability;
+  flushMs: number;
+  clock: Clock;
+  fs?: FsPort;
+  log?: Logger;
+}
+
+/**
+ * One rescue file for one outage episode of one sink: `<group>/<sink>-<UTC time>-<seq>.dat.lock`,
+ * created with O_EXCL (seq bumped on a clash with a `.dat.lock` or `.dat`), owned through a
+ * proper-lockfile lock so a dead writer's file can be told from a live one. Lines are written to the
+ * file at once (a kill -9 loses none of them); durability against power loss follows the policy.
+ * A failed write is cut back to the last whole line and thrown as RESCUE_WRITE_FAILED.
+ */
+export class RescueWriter {
+  private size = 0;
+  private lines = 0;
+  private syncing: Promise<void> | undefined;
+  private nextSync: Promise<void> | undefined;
+  private batchWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  private batchTimer: TimerHandle | undefined;
+  private released = false;
+
+  private constructor(
+    private readonly opts: RescueWriterOptions,
+    private readonly fh: fsp.FileHandle,
+    readonly lockPath: string,
+  ) {}
+
+  static async create(opts: RescueWriterOptions): Promise<RescueWriter> {
+    const fs = opts.fs ?? realFs;
+    const dir = path.join(opts.rescueDir, opts.group);
+    await fs.mkdir(dir);
+    for (let seq = 0; ; seq++) {
+      const file = path.join(dir, formatRescueName({ sink: opts.sink, time: opts.clock.now(), seq, locked: true }));
+      if (existsSync(file.slice(0, -'.lock'.length))) continue;
+      let fh: fsp.FileHandle;
+      try {
+        fh = await fs.open(file, 'wx');
+      } catch (err) {
+        if (errnoCode(err) === 'EEXIST') continue;
+        throw new WrError('RESCUE_WRITE_FAILED', `cannot create rescue file ${file}: ${errnoCode(err) ?? String(err)}`, err);
+      }
+      await lockfile.lock(file, {
+        lockfilePath: ownerLockPath(file),
+        realpath: false,
+        stale: OWNER_STALE_MS,
+        update: OWNER_STALE_MS / 4,
+        onCompromised: (err) => (opts.log ?? silentLogger()).error({ file, err: err.message }, 'rescue file ownership lock compromised'),
+      });
+      await fs.syncDir(dir);
+      return new RescueWriter(opts, fh, file);
+    }
+  }
+
+  get file(): string {
+    return this.lockPath;
+  }
+
+  get lineCount(): number {
+    return this.lines;
+  }
+
+  private get fs(): FsPort {
+    return this.opts.fs ?? realFs;
+  }
+
+  /** Writes the entries now; the returned promise settles when they are durable per the policy. */
+  async append(entries: readonly SinkEntry[]): Promise<Written> {
+    let text = '';
+    for (const e of entries) text += encodeRescueLine(e);
+    const buf = Buffer.from(text);
+    try {
+      await this.fs.write(this.fh, buf);
+    } catch (err) {
+      await this.fs.truncate(this.fh, this.size).catch(() => undefined);
+      throw new WrError('RESCUE_WRITE_FAILED', `rescue write to ${this.lockPath} failed: ${errnoCode(err) ?? String(err)}`, err);
+    }
+    this.size += buf.length;
+    this.lines += entries.length;
+    switch (this.opts.durability) {
+      case 'none':
+        return DURABLE_NOW;
+      case 'fsync':
+        return { durable: this.groupSync() };
+      case 'batch':
+        return { durable: this.nextBatchSync() };
+    }
+  }
+
+  /** One fdatasync shared by every caller waiting at the time; a caller arriving during a sync waits for the next. */
+  private groupSync(): Promise<void> {
+    if (this.syncing) {
+      this.nextSync ??= this.syncing.then(() => {
+        this.nextSync = undefined;
+        return this.groupSync();
+      });
+      return this.nextSync;
+    }
+    this.syncing = this.fs.datasync(this.fh).finally(() => {
+      this.syncing = undefined;
+    });
+    return this.syncing;
+  }
+
+  private nextBatchSync(): Promise<void> {
+    const p = new Promise<void>((resolve, reject) => this.batchWaiters.push({ resolve, reject }));
+    this.batchTimer ??= this.opts.clock.setTimeout(() => {
+      this.batchTimer = undefined;
+      const waiters = this.batchWaiters.splice(0);
+      this.groupSync().then(
+        () => waiters.forEach((w) => w.resolve()),
+        (err: unknown) => waiters.forEach((w) => w.reject(err)),
+      );
+    }, this.opts.flushMs);
+    return p;
+  }
+
+  /** Flush, fsync, drop the ownership lock, rename `.dat.lock` → `.dat`, fsync the directory. */
+  async release(): Promise<string> {
+    if (this.released) return this.lockPath.slice(0, -'.lock'.length);
+    this.released = true;
+    if (this.batchTimer) this.opts.clock.clearTimeout(this.batchTimer);
+    const waiters = this.batchWaiters.splice(0);
+    await this.syncing;
+    await this.fs.datasync(this.fh);
+    waiters.forEach((w) => w.resolve());
+    await this.fh.close();
+    const dat = this.lockPath.slice(0, -'.lock'.length);
+    await this.fs.rename(this.lockPath, dat);
+    await lockfile.unlock(this.lockPath, { lockfilePath: ownerLockPath(this.lockPath), realpath: false }).catch(() => undefined);
+    await this.fs.syncDir(path.dirname(dat));
+    return dat;
+  }
+}

@@ -1,0 +1,76 @@
+import type { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from '../../errors.js';
+import { realFs, type FsPort } from '../../platform/fs-port.js';
+import { OK, unavailable, type SinkBackend, type SinkEntry, type WriteOutcome } from '../contract.js';
+import { createFormatter, type FormatName, type LineFormatter } from '../format.js';
+
+export interface FileSinkConfig {
+  /** Resolved output path (base/file against the work root). */
+  path: string;
+  fmt: FormatName;
+  /** fdatasync after every batch. */
+  sync: boolean;
+}
+
+/**
+ * Appends formatted lines to one file. A failed write (ENOSPC, EIO) is cut back to the last whole
+ * batch and reported unavailable, so the output never holds half a line.
+ */
+export class FileSink implements SinkBackend {
+  readonly type: string = 'file';
+  private fh: fsp.FileHandle | undefined;
+  private size = 0;
+  private readonly format: LineFormatter;
+
+  constructor(
+    readonly config: FileSinkConfig,
+    private readonly fs: FsPort = realFs,
+  ) {
+    this.format = createFormatter(config.fmt);
+  }
+
+  async open(): Promise<void> {
+    await this.fs.mkdir(path.dirname(this.config.path));
+    this.fh = await this.fs.open(this.config.path, 'a');
+    this.size = (await this.fh.stat()).size;
+  }
+
+  async write(entries: SinkEntry[]): Promise<WriteOutcome> {
+    if (!this.fh) {
+      try {
+        await this.open();
+      } catch (err) {
+        return unavailable(`open ${this.config.path}: ${errnoCode(err) ?? String(err)}`);
+      }
+    }
+    let text = '';
+    for (const e of entries) text += `${this.format(e)}\n`;
+    const buf = Buffer.from(text);
+    try {
+      await this.fs.write(this.fh!, buf);
+      if (this.config.sync) await this.fs.datasync(this.fh!);
+      this.size += buf.length;
+      return OK;
+    } catch (err) {
+      await this.fs.truncate(this.fh!, this.size).catch(() => undefined);
+      return unavailable(`write ${this.config.path}: ${errnoCode(err) ?? String(err)}`);
+    }
+  }
+
+  async reconnect(): Promise<boolean> {
+    try {
+      await this.close();
+      await this.open();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.close();
+  }
+}
