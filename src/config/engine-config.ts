@@ -101,8 +101,8 @@ export function loadEngineConfig(workRoot: string, problems: Problem[]): EngineC
   const file = path.join(workRoot, 'conf', 'wparse.yaml');
   const sub: Problem[] = [];
   const src = readYaml(file, sub);
+  problems.push(...sub.filter((p) => p.message !== 'file not found'));
   if (!src) {
-    if (sub.some((p) => p.message !== 'file not found')) problems.push(...sub);
     return checkDoc<EngineConfig>({ file, doc: emptyDoc(), lines: undefined as never }, ENGINE_SCHEMA, []);
   }
   return checkDoc<EngineConfig>(src, ENGINE_SCHEMA, problems);

@@ -13,10 +13,12 @@ export interface YamlSource {
 /** Parses YAML text; syntax errors become problems with line and column. */
 export function parseYaml(file: string, text: string, problems: Problem[]): YamlSource {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines });
   for (const err of doc.errors) {
     const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
-    problems.push({ file, line: pos.line, col: pos.col, key: '', message: `YAML ${err.code}: ${err.message.split('\n')[0]}` });
+    const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    const hint = err.code === 'UNEXPECTED_TOKEN' && /flow-map|\{/.test(text.split('\n')[pos.line - 1] ?? '') ? ' (a { or } inside a value must be quoted)' : '';
+    problems.push({ file, line: pos.line, col: pos.col, key: '', message: `invalid YAML (${err.code}): ${what}${hint}` });
   }
   return { file, doc, lines };
 }

@@ -1,4 +1,4 @@
-import { existsSync, type promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp2, type promises as fsp } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { WrError, errnoCode } from '../errors.js';
@@ -18,8 +18,13 @@ export interface Written {
 
 export const DURABLE_NOW: Written = { durable: Promise.resolve() };
 
-/** The writer's ownership lock lives beside the file under a name that never ends in `.lock`. */
+/**
+ * The writer's ownership lock (a proper-lockfile directory) lives beside the file under a name
+ * that never ends in `.lock`; it holds a `pid` file so a salvager can tell at once that the writer
+ * is gone after a kill -9, without waiting for the lock to go stale.
+ */
 export const ownerLockPath = (file: string): string => `${file}.owner`;
+export const ownerPidPath = (file: string): string => path.join(ownerLockPath(file), 'pid');
 export const OWNER_STALE_MS = 10_000;
 
 export interface RescueWriterOptions {
@@ -53,6 +58,7 @@ export class RescueWriter {
     private readonly opts: RescueWriterOptions,
     private readonly fh: fsp.FileHandle,
     readonly lockPath: string,
+    private readonly releaseLock: () => Promise<void>,
   ) {}
 
   static async create(opts: RescueWriterOptions): Promise<RescueWriter> {
@@ -69,15 +75,16 @@ export class RescueWriter {
         if (errnoCode(err) === 'EEXIST') continue;
         throw new WrError('RESCUE_WRITE_FAILED', `cannot create rescue file ${file}: ${errnoCode(err) ?? String(err)}`, err);
       }
-      await lockfile.lock(file, {
+      const releaseLock = await lockfile.lock(file, {
         lockfilePath: ownerLockPath(file),
         realpath: false,
         stale: OWNER_STALE_MS,
         update: OWNER_STALE_MS / 4,
         onCompromised: (err) => (opts.log ?? silentLogger()).error({ file, err: err.message }, 'rescue file ownership lock compromised'),
       });
+      await fsp2.writeFile(ownerPidPath(file), String(process.pid));
       await fs.syncDir(dir);
-      return new RescueWriter(opts, fh, file);
+      return new RescueWriter(opts, fh, file, releaseLock);
     }
   }
 
@@ -156,7 +163,8 @@ export class RescueWriter {
     await this.fh.close();
     const dat = this.lockPath.slice(0, -'.lock'.length);
     await this.fs.rename(this.lockPath, dat);
-    await lockfile.unlock(this.lockPath, { lockfilePath: ownerLockPath(this.lockPath), realpath: false }).catch(() => undefined);
+    await fsp2.rm(ownerPidPath(this.lockPath), { force: true });
+    await this.releaseLock().catch(() => undefined);
     await this.fs.syncDir(path.dirname(dat));
     return dat;
   }

@@ -18,6 +18,8 @@ import { TestRescueSink } from './test-rescue/test-rescue-sink.js';
  */
 export interface SinkBuildContext {
   workRoot: string;
+  /** `replay` (wprescue): test_rescue's outage schedule simulates the backend seen by wparse, so replay writes its file directly. */
+  mode?: 'pipeline' | 'replay';
   clock: Clock;
   fs?: FsPort;
 }
@@ -64,7 +66,9 @@ export const SINK_TYPES: Record<string, SinkTypeSpec> = {
       repeat: { schema: { kind: 'bool' }, default: false },
     },
     create: (p, ctx) =>
-      new TestRescueSink(
+      ctx.mode === 'replay'
+        ? new FileSink({ path: filePath(p, ctx.workRoot), fmt: p.fmt as FormatName, sync: p.sync === true }, ctx.fs)
+        : new TestRescueSink(
         { path: filePath(p, ctx.workRoot), fmt: p.fmt as FormatName, sync: p.sync === true, stages: parseStages(p.stages), repeat: p.repeat === true },
         ctx.clock,
         ctx.fs,

@@ -1,0 +1,92 @@
+import { existsSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { WrError } from '../errors.js';
+import type { WorkRoot } from '../config/work-root.js';
+import { systemClock } from '../platform/clock.js';
+import { countByState, type Job } from '../queue/job-state.js';
+import { QueueStore, readQueueState } from '../queue/store.js';
+import { repairWal, type RepairReport } from '../queue/wal/repair.js';
+import { parseRescueJobId } from '../rescue/file-name.js';
+import { lockRescueDir } from './dir-lock.js';
+import { jobPayload } from './discovery.js';
+
+/** Queue administration for `wprescue status | enqueue | requeue --dead | queue repair`. */
+const dirs = (wr: WorkRoot): { rescueDir: string; queueDir: string } => ({
+  rescueDir: path.resolve(wr.root, wr.engine.rescue.path),
+  queueDir: path.resolve(wr.root, wr.engine.queue.dir),
+});
+
+export interface QueueStatus {
+  queueDir: string;
+  counts: ReturnType<typeof countByState>;
+  jobs: Record<Job['state'], Array<{ id: string; attempt: number; lastError?: string }>>;
+}
+
+/** Reads snapshot + WAL without the lock and without changing anything, so it works beside a daemon. */
+export function queueStatus(wr: WorkRoot): QueueStatus {
+  const { queueDir } = dirs(wr);
+  const state = existsSync(queueDir) ? readQueueState(queueDir) : { jobs: new Map<string, Job>() };
+  const jobs: QueueStatus['jobs'] = { pending: [], in_flight: [], completed: [], dead: [] };
+  for (const j of [...state.jobs.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    jobs[j.state].push({ id: j.id, attempt: j.attempt, ...(j.lastError ? { lastError: j.lastError } : {}) });
+  }
+  return { queueDir, counts: countByState(state.jobs.values()), jobs };
+}
+
+async function withStore<T>(wr: WorkRoot, fn: (store: QueueStore, rescueDir: string) => Promise<T>): Promise<T> {
+  const { rescueDir, queueDir } = dirs(wr);
+  const release = await lockRescueDir(rescueDir, () => undefined);
+  try {
+    const store = await QueueStore.open({ dir: queueDir, fsync: wr.engine.queue.fsync, clock: systemClock });
+    try {
+      return await fn(store, rescueDir);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await release();
+  }
+}
+
+export async function enqueueFiles(wr: WorkRoot, files: string[]): Promise<Array<{ file: string; id: string; added: boolean }>> {
+  return withStore(wr, async (store, rescueDir) => {
+    const out = [];
+    for (const f of files) {
+      const abs = path.resolve(f);
+      const id = path.relative(rescueDir, abs).split(path.sep).join('/');
+      if (id.startsWith('..') || path.isAbsolute(id)) throw new WrError('USAGE', `${f} is not inside the rescue directory ${rescueDir}`);
+      if (!existsSync(abs)) throw new WrError('USAGE', `${f} does not exist`);
+      if (!parseRescueJobId(id)) throw new WrError('RESCUE_NAME_INVALID', `${f}: not a released rescue file <group>/<sink>-YYYY-MM-DD_HH:MM:SS-<seq>.dat`);
+      out.push({ file: abs, id, added: await store.enqueue(id, jobPayload(id)) });
+    }
+    return out;
+  });
+}
+
+/** Moves every dead job's quarantined file back and enqueues it again (resuming at its checkpoint). */
+export async function requeueDead(wr: WorkRoot): Promise<string[]> {
+  return withStore(wr, async (store, rescueDir) => {
+    const ids = store.jobs().filter((j) => j.state === 'dead').map((j) => j.id);
+    for (const id of ids) {
+      const quarantined = path.join(rescueDir, 'dead', id);
+      const home = path.join(rescueDir, id);
+      if (existsSync(quarantined)) {
+        await fsp.mkdir(path.dirname(home), { recursive: true });
+        await fsp.rename(quarantined, home);
+        await fsp.rm(`${quarantined}.reason`, { force: true });
+      }
+      await store.enqueue(id, jobPayload(id));
+    }
+    return ids;
+  });
+}
+
+export async function repairQueue(wr: WorkRoot): Promise<RepairReport> {
+  const { rescueDir, queueDir } = dirs(wr);
+  const release = await lockRescueDir(rescueDir, () => undefined);
+  try {
+    return repairWal(queueDir);
+  } finally {
+    await release();
+  }
+}

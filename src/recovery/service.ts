@@ -1,0 +1,169 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { watch } from 'chokidar';
+import type { WorkRoot } from '../config/work-root.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Clock, TimerHandle } from '../platform/clock.js';
+import type { Logger } from '../platform/logger.js';
+import { QueueController } from '../queue/controller.js';
+import type { Job } from '../queue/job-state.js';
+import { QueueStore } from '../queue/store.js';
+import { ownerState, salvage } from '../rescue/salvage.js';
+import { RecoverCheckpoint } from './checkpoint.js';
+import { lockRescueDir } from './dir-lock.js';
+import { jobPayload, scanRescueDir } from './discovery.js';
+import { createRateLimiter } from './rate-limiter.js';
+import { ReplayHandler } from './replayer.js';
+import { StatReporter } from './stat-reporter.js';
+
+export interface RescueRunOptions {
+  wr: WorkRoot;
+  mode: 'batch' | 'daemon';
+  rate?: number;
+  statSec?: number;
+  signal: AbortSignal;
+  clock: Clock;
+  log: Logger;
+  metrics?: Metrics;
+  print: (text: string) => void;
+  progress?: (text: string) => void;
+  setHealth?: (fn: () => string | undefined) => void;
+}
+
+export interface RescueSummary {
+  replayed: number;
+  dead: number;
+  salvaged: number;
+  sinks: Array<{ key: string; replayed: number; bad: number; skippedEmpty: number; rejected: number }>;
+}
+
+/**
+ * `wprescue batch|daemon`: owns the rescue directory, turns every released `.dat` into a queue job,
+ * salvages `.dat.lock` files of dead writers, and replays through the queue controller. Discovery
+ * is chokidar plus a rescan every scan_interval_ms. Batch mode stops after idle_exit_ms with
+ * nothing pending, running or waiting.
+ */
+export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
+  const { wr, log, clock } = o;
+  const rescueDir = path.resolve(wr.root, wr.engine.rescue.path);
+  const releaseDir = await lockRescueDir(rescueDir, (err) => log.error({ err: err.message }, 'rescue directory lock compromised'));
+  const store = await QueueStore.open({
+    dir: path.resolve(wr.root, wr.engine.queue.dir),
+    fsync: wr.engine.queue.fsync,
+    clock,
+    log,
+    ...(o.metrics ? { onFsync: (s: number) => o.metrics!.walFsync.observe(s) } : {}),
+  });
+  o.metrics?.recoveryDuration.set(store.recovery.ms / 1000);
+  log.info({ ...store.recovery }, 'queue recovered');
+  const checkpoint = new RecoverCheckpoint(path.join(rescueDir, 'recover.lock'), wr.engine.queue.fsync === 'always');
+  const limiter = createRateLimiter(o.rate ?? wr.engine.performance.rate_limit_rps);
+  o.metrics?.rateLimit.set(limiter.rps);
+  const handler = new ReplayHandler({ wr, rescueDir, checkpoint, limiter, batchSize: wr.engine.performance.batch_size, clock, log, ...(o.metrics ? { metrics: o.metrics } : {}) });
+  const sign = wr.engine.recovery.order === 'newest' ? -1 : 1;
+  const rank = (j: Job): string => String(j.data.rank ?? '');
+  const controller = new QueueController({
+    store,
+    handler,
+    workers: wr.engine.recovery.workers,
+    maxRetry: wr.engine.recovery.max_retry,
+    taskTimeoutMs: wr.engine.queue.task_timeout_ms,
+    snapshotIntervalMs: wr.engine.queue.snapshot_interval_ms,
+    backoff: { initialMs: wr.engine.reconnect.initial_ms, maxMs: wr.engine.reconnect.max_ms, jitter: wr.engine.reconnect.jitter },
+    compare: (a, b) => (rank(a) === rank(b) ? (a.id < b.id ? -1 : 1) : rank(a) < rank(b) ? -sign : sign),
+    keyOf: (j) => String(j.data.key ?? j.id),
+    clock,
+    log,
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+  });
+  const reporter = new StatReporter({ store, handler, checkpoint, rescueDir, clock, ...(o.metrics ? { metrics: o.metrics } : {}) });
+  o.setHealth?.(() => reporter.healthProblem());
+  let salvaged = 0;
+
+  const enqueue = async (id: string): Promise<void> => {
+    const job = store.get(id);
+    if (job && (job.state === 'pending' || job.state === 'in_flight' || job.state === 'dead')) return;
+    if (await store.enqueue(id, jobPayload(id))) {
+      o.metrics?.jobsEnqueued.inc();
+      log.info({ job: id }, 'rescue file enqueued');
+    }
+  };
+  /** One pass: salvage dead writers' files, enqueue every .dat; returns how many files wait. */
+  const scan = async (): Promise<number> => {
+    const found = scanRescueDir(rescueDir);
+    for (const lock of found.locks) {
+      if (ownerState(lock, clock.now()) !== 'gone') continue;
+      const res = await salvage(lock);
+      salvaged++;
+      log.warn({ file: res.file, tornBytes: res.tornBytes }, 'stale rescue file salvaged');
+      found.dats.push({ id: path.relative(rescueDir, res.file).split(path.sep).join('/'), file: res.file, size: statSync(res.file).size, mtimeMs: 0 });
+    }
+    for (const d of found.dats) await enqueue(d.id);
+    controller.kick();
+    return found.dats.length;
+  };
+
+  await scan();
+  controller.start();
+  const watcher = watch(rescueDir, {
+    ignoreInitial: true,
+    ignored: (p: string) => {
+      const base = path.basename(p);
+      const rel = path.relative(rescueDir, p);
+      return base.startsWith('.') || base.endsWith('.lock') || base.endsWith('.owner') || base.endsWith('.tmp') || rel === 'dead' || rel.startsWith(`dead${path.sep}`);
+    },
+  });
+  const onFile = (p: string): void => {
+    if (!p.endsWith('.dat')) return;
+    void enqueue(path.relative(rescueDir, p).split(path.sep).join('/'))
+      .then(() => controller.kick())
+      .catch((err: unknown) => log.error({ err }, 'enqueue failed'));
+  };
+  watcher.on('add', onFile).on('change', onFile);
+
+  await new Promise<void>((resolve) => {
+    let timer: TimerHandle | undefined;
+    let statTimer: TimerHandle | undefined;
+    let idleSince: number | undefined;
+    const finish = (): void => {
+      if (timer) clock.clearTimeout(timer);
+      if (statTimer) clock.clearTimeout(statTimer);
+      resolve();
+    };
+    o.signal.addEventListener('abort', finish, { once: true });
+    const tick = (): void => {
+      void scan()
+        .then((waiting) => {
+          if (o.mode === 'batch') {
+            const idle = controller.isIdle() && waiting === 0;
+            idleSince = idle ? (idleSince ?? clock.now()) : undefined;
+            if (idleSince !== undefined && clock.now() - idleSince >= wr.engine.recovery.idle_exit_ms) return finish();
+          }
+          o.progress?.(reporter.progressLine());
+          timer = clock.setTimeout(tick, Math.min(wr.engine.recovery.scan_interval_ms, Math.max(50, wr.engine.recovery.idle_exit_ms)));
+        })
+        .catch((err: unknown) => {
+          log.error({ err }, 'rescan failed');
+          timer = clock.setTimeout(tick, wr.engine.recovery.scan_interval_ms);
+        });
+    };
+    timer = clock.setTimeout(tick, 0);
+    if (o.statSec) {
+      const st = (): void => {
+        o.print(reporter.table(o.statSec!));
+        statTimer = clock.setTimeout(st, o.statSec! * 1000);
+      };
+      statTimer = clock.setTimeout(st, o.statSec * 1000);
+    }
+  });
+
+  await watcher.close();
+  await controller.stop();
+  await limiter.stop();
+  await handler.close();
+  await releaseDir().catch(() => undefined);
+  const sinks = [...handler.stats.values()].map((s) => ({ key: s.key, replayed: s.replayed, bad: s.bad, skippedEmpty: s.skippedEmpty, rejected: s.rejected }));
+  const dead = store.counts().dead;
+  if (o.statSec) o.print(reporter.table(o.statSec, true));
+  return { replayed: sinks.reduce((a, s) => a + s.replayed, 0), dead, salvaged, sinks };
+}

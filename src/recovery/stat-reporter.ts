@@ -1,0 +1,111 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { renderTable } from '../cli/table.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Clock } from '../platform/clock.js';
+import type { QueueStore } from '../queue/store.js';
+import type { RecoverCheckpoint } from './checkpoint.js';
+import type { ReplayHandler } from './replayer.js';
+
+const AVG_LINE_BYTES_DEFAULT = 200;
+const STALL_MS = 60_000;
+
+/**
+ * Per-sink replay figures for `--stat`, the TTY progress line, the backlog metrics and /healthz.
+ * Backlog is estimated from file sizes past their checkpoints (no file is read to count lines, so
+ * start-up does not grow with the backlog), divided by the average rescue line size seen so far.
+ */
+export class StatReporter {
+  private last = new Map<string, number>();
+  private lastAt: number;
+  private readonly startedAt: number;
+
+  constructor(private readonly d: { store: QueueStore; handler: ReplayHandler; checkpoint: RecoverCheckpoint; rescueDir: string; clock: Clock; metrics?: Metrics }) {
+    this.lastAt = d.clock.now();
+    this.startedAt = this.lastAt;
+  }
+
+  backlog(): Map<string, { bytes: number; oldest: number }> {
+    const out = new Map<string, { bytes: number; oldest: number }>();
+    for (const j of this.d.store.jobs()) {
+      if (j.state !== 'pending' && j.state !== 'in_flight') continue;
+      const key = String(j.data.key ?? j.id);
+      let size = 0;
+      try {
+        size = statSync(path.join(this.d.rescueDir, j.id)).size;
+      } catch {
+        continue;
+      }
+      const done = this.d.checkpoint.get(j.id)?.offset ?? 0;
+      const b = out.get(key) ?? { bytes: 0, oldest: Infinity };
+      b.bytes += Math.max(0, size - done);
+      b.oldest = Math.min(b.oldest, Number(j.data.time ?? Infinity));
+      out.set(key, b);
+    }
+    return out;
+  }
+
+  private avgLineBytes(): number {
+    let bytes = 0;
+    let lines = 0;
+    for (const p of Object.values(this.d.checkpoint.all())) {
+      bytes += p.offset;
+      lines += p.lines;
+    }
+    return lines > 0 ? bytes / lines : AVG_LINE_BYTES_DEFAULT;
+  }
+
+  table(statSec: number, final = false): string {
+    const now = this.d.clock.now();
+    const secs = Math.max(0.001, (now - (final ? this.startedAt : this.lastAt)) / 1000);
+    const backlog = this.backlog();
+    const avg = this.avgLineBytes();
+    const keys = new Set([...this.d.handler.stats.keys(), ...backlog.keys()]);
+    let oldest = Infinity;
+    const rows = [...keys].sort().map((key) => {
+      const s = this.d.handler.statsFor(key);
+      const win = final ? s.replayed : s.replayed - (this.last.get(key) ?? 0);
+      const rate = Math.round(win / secs);
+      const b = backlog.get(key);
+      const lines = b ? Math.round(b.bytes / avg) : 0;
+      if (b) oldest = Math.min(oldest, b.oldest);
+      const [group = '', sink = ''] = splitKey(key);
+      this.d.metrics?.backlogLines.labels(group, sink).set(lines);
+      this.last.set(key, s.replayed);
+      return [key, win, s.replayed, rate, lines, lines === 0 ? '-' : rate > 0 ? `${Math.ceil(lines / rate)}s` : '?'];
+    });
+    this.d.metrics?.backlogOldest.set(Number.isFinite(oldest) ? (now - oldest) / 1000 : 0);
+    this.lastAt = now;
+    const c = this.d.store.counts();
+    const head = final
+      ? `wprescue: summary: jobs completed ${c.completed}, dead ${c.dead}, pending ${c.pending}`
+      : `wprescue: every ${statSec}s: jobs pending ${c.pending}, in flight ${c.in_flight}, completed ${c.completed}, dead ${c.dead}`;
+    return `${head}\n${renderTable(['Sink', final ? 'Lines' : 'Lines (window)', 'Total', 'Rate/s', 'Backlog lines', 'ETA'], rows)}`;
+  }
+
+  progressLine(): string {
+    const done = [...this.d.handler.stats.values()].reduce((a, s) => a + s.replayed, 0);
+    let bytes = 0;
+    for (const b of this.backlog().values()) bytes += b.bytes;
+    const left = Math.round(bytes / this.avgLineBytes());
+    const total = done + left;
+    const pct = total === 0 ? 100 : Math.floor((100 * done) / total);
+    const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
+    return `[${bar}] ${pct}% ${done}/${total} lines`;
+  }
+
+  /** /healthz fails when a sink has backlog, is not failing, and made no progress for a minute. */
+  healthProblem(): string | undefined {
+    const now = this.d.clock.now();
+    for (const [key, b] of this.backlog()) {
+      const s = this.d.handler.statsFor(key);
+      if (b.bytes > 0 && !s.lastError && now - s.lastProgressAt > STALL_MS) return `replay of ${key} made no progress for ${Math.round((now - s.lastProgressAt) / 1000)}s\n`;
+    }
+    return undefined;
+  }
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.lastIndexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}

@@ -1,0 +1,61 @@
+import { existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from '../errors.js';
+import { OWNER_STALE_MS, ownerLockPath, ownerPidPath } from './writer.js';
+
+/**
+ * Salvage of `.dat.lock` files whose writer is gone. The writer is gone when the pid in its owner
+ * lock is not a live process, or when there is no owner lock and the file has not changed for
+ * OWNER_STALE_MS. A live writer's file is never touched. Salvage cuts the torn last line (bytes
+ * after the last `\n`), syncs, renames to `.dat` and removes the owner lock.
+ */
+export type OwnerState = 'live' | 'gone' | 'unknown';
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
+export function ownerState(file: string, now = Date.now()): OwnerState {
+  const pidFile = ownerPidPath(file);
+  if (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0) return pidAlive(pid) ? 'live' : 'gone';
+  }
+  const owner = ownerLockPath(file);
+  const ref = existsSync(owner) ? statSync(owner).mtimeMs : statSync(file).mtimeMs;
+  return now - ref >= OWNER_STALE_MS ? 'gone' : 'unknown';
+}
+
+export interface SalvageResult {
+  file: string;
+  tornBytes: number;
+}
+
+export async function salvage(lockFile: string): Promise<SalvageResult> {
+  const fh = await fsp.open(lockFile, 'r+');
+  let tornBytes = 0;
+  try {
+    const { size } = await fh.stat();
+    const tailLen = Math.min(size, 1 << 20);
+    const tail = Buffer.alloc(tailLen);
+    await fh.read(tail, 0, tailLen, size - tailLen);
+    const nl = tail.lastIndexOf(10);
+    const keep = nl >= 0 ? size - tailLen + nl + 1 : size > tailLen ? size : 0;
+    tornBytes = size - keep;
+    if (tornBytes > 0) await fh.truncate(keep);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  const dat = lockFile.slice(0, -'.lock'.length);
+  await fsp.rename(lockFile, dat);
+  await fsp.rm(ownerLockPath(lockFile), { recursive: true, force: true });
+  const dir = await fsp.open(path.dirname(dat), 'r');
+  await dir.sync().finally(() => dir.close());
+  return { file: dat, tornBytes };
+}
