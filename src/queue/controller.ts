@@ -34,6 +34,8 @@ export interface ControllerOptions {
   random?: () => number;
   log?: Logger;
   metrics?: Metrics;
+  /** Called once a job's ACK is in the WAL. */
+  onCompleted?: (job: Job) => void;
 }
 
 interface Running {
@@ -168,6 +170,7 @@ export class QueueController {
     if (err === undefined) {
       await this.opts.store.transition('ACK', job.id);
       this.opts.metrics?.jobsCompleted.inc();
+      this.opts.onCompleted?.(job);
       return;
     }
     const message = err instanceof Error ? err.message : String(err);

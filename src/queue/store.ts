@@ -1,5 +1,5 @@
 import { copyFileSync, promises as fsp } from 'node:fs';
-import { WrError } from '../errors.js';
+import { WrError, isWrError } from '../errors.js';
 import { systemClock, type Clock } from '../platform/clock.js';
 import { realFs, type FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
@@ -26,8 +26,23 @@ export interface RecoveryInfo {
   ms: number;
 }
 
-/** Builds the state from snapshot + WAL without changing anything on disk. */
-export function readQueueState(dir: string): { jobs: Map<string, Job>; lastSeq: number; snapshot: 'main' | 'backup' | 'none'; tail?: { file: string; bytes: number }; replayed: number; tornBytes: number } {
+export interface QueueState {
+  jobs: Map<string, Job>;
+  lastSeq: number;
+  snapshot: 'main' | 'backup' | 'none';
+  tail?: { file: string; bytes: number };
+  replayed: number;
+  tornBytes: number;
+  /** Events the transition table refused on replay (only after a repair dropped records). */
+  skipped: number;
+}
+
+/**
+ * Builds the state from snapshot + WAL without changing anything on disk. An event that the
+ * transition table refuses (possible only once `queue repair` dropped a record before it) is
+ * skipped and counted rather than stopping start-up.
+ */
+export function readQueueState(dir: string): QueueState {
   const { snapshot, source, corrupt } = loadSnapshot(dir);
   const segs = listSegments(dir);
   if (source !== 'main' && corrupt.length > 0 && source === 'none' && segs.length > 0 && segs[0]!.firstSeq > 1) {
@@ -36,6 +51,7 @@ export function readQueueState(dir: string): { jobs: Map<string, Job>; lastSeq: 
   const jobs = new Map<string, Job>(snapshot.jobs.map((j) => [j.id, j]));
   let lastSeq = snapshot.lastSeq;
   let replayed = 0;
+  let skipped = 0;
   let tornBytes = 0;
   let tail: { file: string; bytes: number } | undefined;
   segs.forEach(({ file, firstSeq }, i) => {
@@ -47,14 +63,19 @@ export function readQueueState(dir: string): { jobs: Map<string, Job>; lastSeq: 
     }
     for (const ev of scan.events) {
       if (ev.seq <= lastSeq) continue;
-      applyEvent(jobs, ev);
+      try {
+        applyEvent(jobs, ev);
+        replayed++;
+      } catch (err) {
+        if (!isWrError(err, 'JOB_ILLEGAL_TRANSITION')) throw err;
+        skipped++;
+      }
       lastSeq = ev.seq;
-      replayed++;
     }
     tornBytes += scan.tornBytes;
     if (i === segs.length - 1) tail = { file, bytes: scan.validBytes };
   });
-  return { jobs, lastSeq, snapshot: source, ...(tail ? { tail } : {}), replayed, tornBytes };
+  return { jobs, lastSeq, snapshot: source, ...(tail ? { tail } : {}), replayed, tornBytes, skipped };
 }
 
 /**

@@ -57,7 +57,8 @@ export class WalWriter {
     const w = new WalWriter(opts);
     await w.fs.mkdir(opts.dir);
     if (opts.resume) {
-      w.fh = await w.fs.open(opts.resume.file, 'r+');
+      // Append mode: every write lands at the end (the torn tail, if any, was cut before this).
+      w.fh = await w.fs.open(opts.resume.file, 'a');
       w.file = opts.resume.file;
       w.size = opts.resume.bytes;
     } else {
