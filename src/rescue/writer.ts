@@ -70,7 +70,7 @@ export class RescueWriter {
       if (existsSync(file.slice(0, -'.lock'.length))) continue;
       let fh: fsp.FileHandle;
       try {
-        fh = await fs.open(file, 'wx');
+        fh = await fs.open(file, 'ax'); // append: after a cut-back write, the next lands at the new end
       } catch (err) {
         if (errnoCode(err) === 'EEXIST') continue;
         throw new WrError('RESCUE_WRITE_FAILED', `cannot create rescue file ${file}: ${errnoCode(err) ?? String(err)}`, err);

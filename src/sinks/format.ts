@@ -6,7 +6,7 @@ import type { Rec, SinkEntry } from './contract.js';
  *   kv          ip: 1.2.3.4, status: 200          (strings with spaces, commas, quotes or newlines quoted)
  *   raw         1.2.3.4 200                       (values joined by one space)
  *   proto-text  { ip: "1.2.3.4" status: 200 }
- *   csv         1.2.3.4,200                       (RFC 4180)
+ *   csv         1.2.3.4,200                       (RFC 4180 quoting; newlines written as \n)
  * A raw entry (a `miss` line) is written as its original text in every format. No output line ever
  * contains a newline: raw and kv escape it.
  */
@@ -23,8 +23,9 @@ function kvValue(v: Rec[string]): string {
 }
 
 function csvValue(v: Rec[string]): string {
-  const s = v === null ? '' : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  // RFC 4180 quoting, except that a newline is written as `\n`: one record per line, always.
+  const s = v === null ? '' : String(v).replace(/\r?\n/g, '\\n');
+  return /[",]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 function rawValue(v: Rec[string]): string {
