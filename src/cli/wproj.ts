@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+import path from 'node:path';
+import { Command } from 'commander';
+import { collectWorkRoot, loadWorkRoot } from '../config/work-root.js';
+import { formatProblem, type Problem } from '../config/schema.js';
+import { WrError } from '../errors.js';
+import { lockRescueDir } from '../recovery/dir-lock.js';
+import { rescueStat } from '../proj/rescue-stat.js';
+import { cleanData, initWorkRoot } from '../proj/scaffold.js';
+import { sinkCounts, sourceCounts } from '../proj/stat.js';
+import { fmtNum, validateSinks } from '../proj/validate.js';
+import { addCommonHelp, resolveWorkRoot, workRootOption } from './context.js';
+import { intOption, runMain } from './run.js';
+import { renderTable } from './table.js';
+
+const out = (t: string): boolean => process.stdout.write(`${t}\n`);
+const short = (p: string): string => {
+  const parts = p.split(path.sep);
+  return parts.length > 4 ? `.../${parts.slice(-3).join('/')}` : p;
+};
+
+type Part = 'file' | 'src-file' | 'sink-file';
+
+function stat(part: Part, opts: { workRoot: string; json?: boolean }): void {
+  const wr = loadWorkRoot(resolveWorkRoot(opts.workRoot));
+  const src = sourceCounts(wr);
+  const sink = sinkCounts(wr);
+  if (opts.json) {
+    const data = part === 'file' ? { ok: true, src, sink } : part === 'src-file' ? src : sink;
+    return void out(JSON.stringify(data));
+  }
+  if (part !== 'sink-file') {
+    out('== Sources ==');
+    out(renderTable(['Key', 'Enabled', 'Lines', 'Path', 'Error'], src.items.map((s) => [s.key, s.enabled ? 'Y' : 'N', s.lines, short(s.path), s.error ?? '-'])));
+    out(`Total enabled lines: ${src.total}`);
+  }
+  if (part !== 'src-file') {
+    out('== Sinks ==');
+    out(renderTable(['Scope', 'Sink', 'Path', 'Lines'], sink.items.map((s) => [s.scope, `${s.group}/${s.sink}`, short(s.path), s.lines])));
+    out(`Total lines: ${sink.total}`);
+  }
+}
+
+function statCommand(part: Part): Command {
+  return new Command(part)
+    .description(part === 'file' ? 'sources and sinks' : part === 'src-file' ? 'enabled file sources only' : 'file and test_rescue sink outputs only')
+    .addOption(workRootOption())
+    .option('--json', 'machine-readable output')
+    .action((opts: { workRoot: string; json?: boolean }) => stat(part, opts));
+}
+
+const program = new Command('wproj').description('Inspect a work root: line counts, expect validation, rescue backlog, config checks.');
+
+program.addCommand(addCommonHelp(new Command('stat').description('line counts of sources and sink outputs (a missing file counts 0)').addCommand(statCommand('file'), { isDefault: true }).addCommand(statCommand('src-file')).addCommand(statCommand('sink-file'))));
+
+program.addCommand(
+  new Command('validate').description('check sink outputs against their expects').addCommand(
+    addCommonHelp(
+      new Command('sink-file')
+        .description('ratio±tol, [min,max], min_samples, others_max, sum_tol per group; exit 0 PASS/WARN, 1 FAIL')
+        .addOption(workRootOption())
+        .option('-v, --verbose', 'list every sink, including those without an expect')
+        .option('--input-cnt <n>', 'total input lines (default: line count of the enabled file sources)', intOption('--input-cnt', 0))
+        .option('--json', 'machine-readable output')
+        .action((opts: { workRoot: string; verbose?: boolean; inputCnt?: number; json?: boolean }) => {
+          const rep = validateSinks(loadWorkRoot(resolveWorkRoot(opts.workRoot)), opts.inputCnt);
+          if (opts.json) out(JSON.stringify(rep));
+          else {
+            const errors = rep.issues.filter((i) => i.severity === 'ERROR').length;
+            out(rep.verdict === 'PASS' ? 'validate: PASS' : rep.verdict === 'WARN' ? `validate: WARN (${rep.issues.length} warnings)` : `validate: FAIL (${errors} errors)`);
+            out(`Total input: ${rep.totalInput} (source=${rep.totalInputSource})`);
+            const rows = rep.sinks.filter((s) => opts.verbose || s.expected !== '-').map((s) => [`${s.group}/${s.sink}`, fmtNum(s.actual), s.expected, `${s.lines}/${s.denom}`, s.verdict]);
+            out(renderTable(['Sink', 'Actual', 'Expected', 'Lines/Denom', 'Verdict'], rows));
+            for (const i of rep.issues) out(`${i.severity}: ${i.group}${i.sink ? `/${i.sink}` : ''}: ${i.msg}`);
+          }
+          if (!rep.pass) process.exitCode = 1;
+        }),
+    ),
+  ),
+);
+
+program.addCommand(
+  new Command('rescue').description('rescue backlog').addCommand(
+    addCommonHelp(
+      new Command('stat')
+        .description('files, lines and bytes per <group>/<sink> under rescue.path; .lock files listed apart')
+        .addOption(workRootOption())
+        .option('-d, --detail', 'list every file')
+        .option('--json', 'machine-readable output')
+        .option('--csv', 'CSV output')
+        .action((opts: { workRoot: string; detail?: boolean; json?: boolean; csv?: boolean }) => {
+          const wr = loadWorkRoot(resolveWorkRoot(opts.workRoot));
+          const st = rescueStat(path.resolve(wr.root, wr.engine.rescue.path));
+          if (opts.json) return void out(JSON.stringify(opts.detail ? st : { ...st, files: [] }));
+          if (opts.csv) {
+            if (opts.detail) {
+              out('path,sink_name,line_count,size_bytes');
+              for (const f of st.files) out(`${JSON.stringify(f.path)},${f.sink},${f.lines},${f.bytes}`);
+            } else {
+              out('sink_name,file_count,line_count,size_bytes');
+              for (const [k, b] of Object.entries(st.bySink)) out(`${k},${b.files},${b.lines},${b.bytes}`);
+            }
+            return;
+          }
+          out(`rescue: ${st.rescuePath}`);
+          out(`files ${st.totalFiles}, lines ${st.totalLines}, bytes ${st.totalBytes}, oldest ${st.oldestAgeSec === null ? '-' : `${st.oldestAgeSec}s`}, quarantined ${st.dead}`);
+          out(renderTable(['Sink', 'Files', 'Lines', 'Bytes'], Object.entries(st.bySink).sort().map(([k, b]) => [k, b.files, b.lines, b.bytes])));
+          if (opts.detail && st.files.length) out(renderTable(['Path', 'Lines', 'Bytes'], st.files.map((f) => [short(f.path), f.lines, f.bytes])));
+          if (st.locked.length) {
+            out('being written or awaiting salvage (.dat.lock):');
+            out(renderTable(['Path', 'Lines', 'Bytes'], st.locked.map((f) => [short(f.path), f.lines, f.bytes])));
+          }
+        }),
+    ),
+  ),
+);
+
+program.addCommand(
+  addCommonHelp(
+    new Command('check')
+      .description('validate every config file and print every problem (file:line:col), not only the first; exit 2 if any')
+      .addOption(workRootOption())
+      .action((opts: { workRoot: string }) => {
+        const problems: Problem[] = [];
+        const wr = collectWorkRoot(resolveWorkRoot(opts.workRoot), problems);
+        if (problems.length) {
+          for (const p of problems) out(formatProblem(p));
+          throw new WrError('CONFIG_INVALID', `check: ${problems.length} problem(s)`);
+        }
+        const sinks = wr.groups.reduce((a, g) => a + g.sinks.length, 0);
+        out(`check: OK (${wr.sources.length} source(s), ${wr.rules.length} rule(s), ${wr.groups.length} group(s), ${sinks} sink(s))`);
+      }),
+  ),
+);
+
+program.addCommand(
+  addCommonHelp(
+    new Command('init')
+      .description('scaffold a work root that runs (conf/, sink/, models/, data/); existing files are kept')
+      .addOption(workRootOption())
+      .action((opts: { workRoot: string }) => {
+        const dir = path.resolve(opts.workRoot);
+        const r = initWorkRoot(dir);
+        out(`init: ${dir}: ${r.created.length} file(s) created, ${r.kept.length} kept`);
+        out('next: wpgen sample -n 10000 && wparse batch && wproj stat file');
+      }),
+  ),
+);
+
+program.addCommand(
+  new Command('data').description('work-root data').addCommand(
+    addCommonHelp(
+      new Command('clean')
+        .description('remove sink outputs, rescue files and recover.lock, run state (queue, checkpoints) and logs; inputs stay')
+        .addOption(workRootOption())
+        .action(async (opts: { workRoot: string }) => {
+          const wr = loadWorkRoot(resolveWorkRoot(opts.workRoot));
+          const rescue = path.resolve(wr.root, wr.engine.rescue.path);
+          const release = await lockRescueDir(rescue, () => undefined);
+          try {
+            for (const d of cleanData(wr.root, rescue)) out(`cleaned ${d}`);
+          } finally {
+            await release();
+          }
+        }),
+    ),
+  ),
+);
+
+await runMain(program);

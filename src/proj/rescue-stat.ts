@@ -1,0 +1,67 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parseRescueJobId } from '../rescue/file-name.js';
+import { countLines } from './line-count.js';
+
+/** `wproj rescue stat`: the rescue backlog by `<group>/<sink>`, from the configured rescue.path. */
+export interface RescueFileStat {
+  path: string;
+  sink: string;
+  lines: number;
+  bytes: number;
+  mtime: string;
+}
+
+export interface RescueStat {
+  rescuePath: string;
+  totalFiles: number;
+  totalLines: number;
+  totalBytes: number;
+  oldestAgeSec: number | null;
+  bySink: Record<string, { files: number; lines: number; bytes: number }>;
+  files: RescueFileStat[];
+  /** Files still being written (or left by a dead writer, to be salvaged). */
+  locked: RescueFileStat[];
+  /** Quarantined files under dead/. */
+  dead: number;
+}
+
+export function rescueStat(rescuePath: string, now = Date.now()): RescueStat {
+  const out: RescueStat = { rescuePath, totalFiles: 0, totalLines: 0, totalBytes: 0, oldestAgeSec: null, bySink: {}, files: [], locked: [], dead: 0 };
+  if (!existsSync(rescuePath)) return out;
+  let oldest = Infinity;
+  const walk = (dir: string, rel: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      if (name.startsWith('.') || name.endsWith('.owner')) continue;
+      const full = path.join(dir, name);
+      const id = rel ? `${rel}/${name}` : name;
+      const st = statSync(full);
+      if (st.isDirectory()) {
+        if (rel === '' && name === 'dead') out.dead = readdirSync(full, { recursive: true }).filter((n) => String(n).endsWith('.dat')).length;
+        else walk(full, id);
+        continue;
+      }
+      const isDat = name.endsWith('.dat');
+      if (!isDat && !name.endsWith('.dat.lock')) continue;
+      const parsed = parseRescueJobId(isDat ? id : id.slice(0, -'.lock'.length));
+      const sink = parsed ? `${parsed.group}/${parsed.name.sink}` : '?';
+      const f: RescueFileStat = { path: full, sink, lines: countLines(full).lines, bytes: st.size, mtime: st.mtime.toISOString() };
+      if (!isDat) {
+        out.locked.push(f);
+        continue;
+      }
+      out.files.push(f);
+      out.totalFiles++;
+      out.totalLines += f.lines;
+      out.totalBytes += f.bytes;
+      const b = (out.bySink[sink] ??= { files: 0, lines: 0, bytes: 0 });
+      b.files++;
+      b.lines += f.lines;
+      b.bytes += f.bytes;
+      oldest = Math.min(oldest, parsed?.name.time ?? st.mtimeMs);
+    }
+  };
+  walk(rescuePath, '');
+  out.oldestAgeSec = Number.isFinite(oldest) ? Math.round((now - oldest) / 1000) : null;
+  return out;
+}

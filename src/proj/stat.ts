@@ -1,0 +1,43 @@
+import path from 'node:path';
+import type { WorkRoot } from '../config/work-root.js';
+import { SINK_TYPES } from '../sinks/registry.js';
+import { countLines } from './line-count.js';
+
+/** `wproj stat`: line counts of enabled file sources and of every file-like sink's output. */
+export interface SourceCount {
+  key: string;
+  path: string;
+  enabled: boolean;
+  lines: number;
+  error?: string;
+}
+
+export interface SinkCount {
+  scope: 'business' | 'infra';
+  group: string;
+  sink: string;
+  path: string;
+  lines: number;
+}
+
+export function sourceCounts(wr: WorkRoot): { total: number; items: SourceCount[] } {
+  const items = wr.sources.map((s) => {
+    const p = path.resolve(wr.root, s.params.path);
+    if (!s.enable) return { key: s.key, path: p, enabled: false, lines: 0 };
+    const c = countLines(p);
+    return { key: s.key, path: p, enabled: true, lines: c.lines, ...(c.missing ? { error: 'missing' } : {}) };
+  });
+  return { total: items.filter((i) => i.enabled).reduce((a, i) => a + i.lines, 0), items };
+}
+
+export function sinkCounts(wr: WorkRoot): { total: number; items: SinkCount[] } {
+  const items: SinkCount[] = [];
+  for (const g of [...wr.groups.filter((x) => x.kind === 'business'), ...wr.groups.filter((x) => x.kind === 'infra')]) {
+    for (const s of g.sinks) {
+      const out = SINK_TYPES[s.type]?.outputPath?.(s.params, wr.root);
+      if (!out) continue;
+      items.push({ scope: g.kind, group: g.name, sink: s.name, path: out, lines: countLines(out).lines });
+    }
+  }
+  return { total: items.reduce((a, i) => a + i.lines, 0), items };
+}
