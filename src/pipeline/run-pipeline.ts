@@ -85,18 +85,24 @@ async function runSource(s: SourceConfig, engine: Engine, o: PipelineRunOptions,
   }
   o.log.info({ source: s.key, file, from }, 'source started');
   const linesIn = o.metrics?.linesIn.labels(s.key);
-  const sync = o.wr.engine.rescue.durability !== 'none';
-  const uncommitted: Array<{ end: number; durable: Promise<void> }> = [];
-  let committing = Promise.resolve();
-  const commit = (): void => {
-    committing = committing.then(async () => {
-      while (uncommitted.length) {
-        const head = uncommitted[0]!;
+  // fsync / none: the next batch is read only once the previous one is checkpointed, so a kill -9
+  // repeats at most one batch. batch: batches waiting for the rescue group commit may run ahead
+  // (repeats bounded by one flush window); everything already durable is checkpointed first.
+  const strict = o.wr.engine.rescue.durability !== 'batch';
+  const pending: Array<{ end: number; durable: Promise<void>; done: boolean }> = [];
+  const commitReady = async (waitAll: boolean): Promise<void> => {
+    await null; // let already-resolved durability callbacks mark their batches done
+    let last: number | undefined;
+    while (pending.length) {
+      const head = pending[0]!;
+      if (!head.done) {
+        if (!waitAll) break;
         await head.durable;
-        uncommitted.shift();
-        if (!uncommitted.length || uncommitted[0]!.end !== head.end) await ckpt.write(ino, head.end, sync);
       }
-    });
+      pending.shift();
+      last = head.end;
+    }
+    if (last !== undefined) ckpt.write(ino, last);
   };
   try {
     for await (const batch of readLines({ path: file, from, batchSize: o.wr.engine.performance.batch_size, follow: o.mode === 'daemon', clock: o.clock, signal: o.signal })) {
@@ -110,16 +116,16 @@ async function runSource(s: SourceConfig, engine: Engine, o: PipelineRunOptions,
       if (n > 0) {
         const { durable } = await engine.processBatch(s.key, batch);
         linesIn?.inc(n);
-        uncommitted.push({ end: batch.end, durable });
-        commit();
-        if (uncommitted.length > MAX_UNCOMMITTED) await uncommitted[0]!.durable;
+        const entry = { end: batch.end, durable, done: false };
+        void durable.then(() => (entry.done = true));
+        pending.push(entry);
+        await commitReady(strict || pending.length > MAX_UNCOMMITTED);
       }
       if (budget.left === 0 || o.signal.aborted) break;
     }
   } finally {
-    commit();
-    await committing;
-    await ckpt.close();
+    await commitReady(true);
+    ckpt.close();
   }
 }
 
