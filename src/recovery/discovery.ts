@@ -5,7 +5,8 @@ import { parseRescueJobId, rescueRank } from '../rescue/file-name.js';
 /**
  * What a rescue directory holds, from one walk: released `.dat` files (each a job: id = path
  * relative to rescue.path) and `.dat.lock` files (being written, or left by a dead writer).
- * Skipped: `dead/`, dot files (our locks), `*.owner` lock dirs, `recover.lock`, temp files.
+ * Skipped: `dead/`, our own `.wprescue.*` lock files, `*.owner` lock dirs, `recover.lock`, temp
+ * files. Other odd names (`..x.dat`) are found, and quarantined by the replayer.
  */
 export interface Found {
   dats: Array<{ id: string; file: string; size: number; mtimeMs: number }>;
@@ -17,7 +18,7 @@ export function scanRescueDir(root: string): Found {
   if (!existsSync(root)) return found;
   const walk = (dir: string, rel: string): void => {
     for (const name of readdirSync(dir)) {
-      if (name.startsWith('.') || name.endsWith('.owner') || name.endsWith('.tmp')) continue;
+      if (isOwnFile(name)) continue;
       if (rel === '' && (name === 'dead' || name === 'recover.lock')) continue;
       const full = path.join(dir, name);
       let st;
@@ -41,4 +42,9 @@ export function jobPayload(id: string): { key: string; rank: string; time: numbe
   const r = parseRescueJobId(id);
   if (!r) return { key: `?/${id}`, rank: '', time: 0 };
   return { key: `${r.group}/${r.name.sink}`, rank: rescueRank(r.name), time: r.name.time };
+}
+
+/** Our own files in the rescue tree that are never rescue data. */
+export function isOwnFile(name: string): boolean {
+  return name.startsWith('.wprescue') || name.endsWith('.owner') || name.endsWith('.tmp');
 }

@@ -11,7 +11,7 @@ import { QueueStore } from '../queue/store.js';
 import { ownerState, salvage } from '../rescue/salvage.js';
 import { RecoverCheckpoint } from './checkpoint.js';
 import { lockRescueDir } from './dir-lock.js';
-import { jobPayload, scanRescueDir } from './discovery.js';
+import { isOwnFile, jobPayload, scanRescueDir } from './discovery.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { ReplayHandler } from './replayer.js';
 import { StatReporter } from './stat-reporter.js';
@@ -110,7 +110,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
     ignored: (p: string) => {
       const base = path.basename(p);
       const rel = path.relative(rescueDir, p);
-      return base.startsWith('.') || base.endsWith('.lock') || base.endsWith('.owner') || base.endsWith('.tmp') || rel === 'dead' || rel.startsWith(`dead${path.sep}`);
+      return isOwnFile(base) || base.endsWith('.lock') || rel === 'dead' || rel.startsWith(`dead${path.sep}`);
     },
   });
   const onFile = (p: string): void => {

@@ -49,6 +49,13 @@ export class TcpSink implements SinkBackend {
   }
 
   async write(entries: SinkEntry[]): Promise<WriteOutcome> {
+    if (!this.socket && !this.broken) {
+      try {
+        await this.open();
+      } catch (err) {
+        return this.fail(`connect: ${(err as Error).message}`);
+      }
+    }
     if (!this.socket || this.broken) return this.fail(this.broken ?? 'not connected');
     let text = '';
     const sizes: number[] = [];
@@ -75,6 +82,7 @@ export class TcpSink implements SinkBackend {
     this.windowBytes = 0;
     this.socket?.destroy();
     this.socket = undefined;
+    this.broken = undefined; // the next write (or reconnect) connects afresh
     return { ...unavailable(`tcp ${this.config.host}:${this.config.port}: ${reason}`), ...(resend.length ? { resend } : {}) };
   }
 
