@@ -11,7 +11,8 @@ export type { Logger };
 export function createFileLogger(file: string, cmd: string, level: string): Logger {
   const target = file.replaceAll('{cmd}', cmd);
   mkdirSync(path.dirname(target), { recursive: true });
-  const dest = pino.destination({ dest: target, sync: false, mkdir: true });
+  // sync: logs are per file and per event, never per line; an async stream can be lost at exit.
+  const dest = pino.destination({ dest: target, sync: true, mkdir: true });
   return pino({ level, base: { cmd, pid: process.pid } }, dest);
 }
 

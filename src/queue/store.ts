@@ -86,6 +86,7 @@ export class QueueStore {
   private readonly jobsById: Map<string, Job>;
   private appliedSeq: number;
   private readonly chains = new Map<string, Promise<unknown>>();
+  private snapshotting: Promise<void> = Promise.resolve();
   readonly recovery: RecoveryInfo;
 
   private constructor(
@@ -165,8 +166,14 @@ export class QueueStore {
     return this.serial(id, () => this.write(type, id, data));
   }
 
-  /** Writes a snapshot of the applied state, rotates the WAL and deletes segments it covers. */
-  async snapshot(): Promise<void> {
+  /** Writes a snapshot of the applied state, rotates the WAL and deletes segments it covers. One at a time. */
+  snapshot(): Promise<void> {
+    const next = this.snapshotting.then(() => this.snapshotNow());
+    this.snapshotting = next.catch(() => undefined);
+    return next;
+  }
+
+  private async snapshotNow(): Promise<void> {
     await this.wal.rotate();
     const lastSeq = this.appliedSeq;
     await writeSnapshot(this.opts.dir, { lastSeq, jobs: this.jobs() }, { ...(this.opts.fs ? { fs: this.opts.fs } : {}), durable: this.opts.fsync !== 'none' });

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { WrError } from '../errors.js';
+import { writeFileAtomicSync } from '../platform/atomic-write.js';
 import { pidAlive } from '../rescue/salvage.js';
 
 /**
@@ -16,18 +17,29 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
   const opts = { lockfilePath: lockPath, realpath: false, stale: 10_000, update: 2_500, onCompromised };
   try {
     const release = await lockfile.lock(dir, opts);
-    writeFileSync(pidFile, `${process.pid}\n`);
+    writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
     return release;
   } catch (err) {
     if ((err as { code?: string }).code !== 'ELOCKED') throw err;
     const holder = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
-    if (Number.isInteger(holder) && holder !== process.pid && !pidAlive(holder)) {
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && !pidAlive(holder)) {
       rmSync(lockPath, { recursive: true, force: true });
       const release = await lockfile.lock(dir, opts);
-      writeFileSync(pidFile, `${process.pid}\n`);
+      writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
       return release;
     }
-    const who = Number.isInteger(holder) ? `pid ${holder}` : 'another process';
+    if (!(Number.isInteger(holder) && holder > 0)) {
+      // Killed between taking the lock and writing its pid: no holder to ask, so wait until
+      // proper-lockfile sees the lock as stale (it is refreshed every 2.5 s while its owner lives).
+      try {
+        const release = await lockfile.lock(dir, { ...opts, retries: { retries: 15, factor: 1, minTimeout: 1000, maxTimeout: 1000 } });
+        writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
+        return release;
+      } catch {
+        // still held: fall through to the error
+      }
+    }
+    const who = Number.isInteger(holder) && holder > 0 ? `pid ${holder}` : 'another process';
     throw new WrError('RESCUE_DIR_LOCKED', `rescue directory ${dir} is owned by another wprescue (${who}); stop it first`);
   }
 }

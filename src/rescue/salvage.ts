@@ -24,7 +24,7 @@ export function ownerState(file: string, now = Date.now()): OwnerState {
   const pidFile = ownerPidPath(file);
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0) return pidAlive(pid) ? 'live' : 'gone';
+    if (Number.isInteger(pid) && pid > 0) return pidAlive(pid) ? 'live' : 'gone'; // pid 0 would mean our own group
   }
   const owner = ownerLockPath(file);
   const ref = existsSync(owner) ? statSync(owner).mtimeMs : statSync(file).mtimeMs;
