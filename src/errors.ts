@@ -44,6 +44,17 @@ export function isWrError(err: unknown, code?: ErrorCode): err is WrError {
   return err instanceof WrError && (code === undefined || err.code === code);
 }
 
+/** A one-line description of anything thrown (never `[object Object]`). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'string') return err;
+  try {
+    return JSON.stringify(err) ?? String(err);
+  } catch {
+    return Object.prototype.toString.call(err);
+  }
+}
+
 /** The errno code of a Node system error, or undefined. */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;

@@ -1,5 +1,5 @@
 import { CommanderError, type Command } from 'commander';
-import { ERROR_CODES, WrError } from '../errors.js';
+import { ERROR_CODES, WrError, errorMessage } from '../errors.js';
 
 /**
  * The only place that calls process.exit. Maps outcomes to SPEC exit codes: 0 ok, 1 the job ran but
@@ -8,7 +8,7 @@ import { ERROR_CODES, WrError } from '../errors.js';
 export async function runMain(program: Command, argv = process.argv): Promise<void> {
   program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  let code = 0;
+  let code: number;
   try {
     await program.parseAsync(argv);
     code = typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -27,7 +27,7 @@ export function exitCodeFor(err: unknown, cmd: string): number {
     process.stderr.write(`${cmd}: ${err.message}\n`);
     return ERROR_CODES[err.code].exit;
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   process.stderr.write(`${cmd}: internal error: ${message}\n`);
   if (process.env.WR_DEBUG) process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
   return 3;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import { WrError, errnoCode } from '../errors.js';
 import { check, formatProblem, type Ctx, type Problem, type Schema } from './schema.js';
 
@@ -16,7 +16,7 @@ export function parseYaml(file: string, text: string, problems: Problem[]): Yaml
   const doc = parseDocument(text, { lineCounter: lines });
   for (const err of doc.errors) {
     const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
-    const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    const what = (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
     const hint = err.code === 'UNEXPECTED_TOKEN' && /flow-map|\{/.test(text.split('\n')[pos.line - 1] ?? '') ? ' (a { or } inside a value must be quoted)' : '';
     problems.push({ file, line: pos.line, col: pos.col, key: '', message: `invalid YAML (${err.code}): ${what}${hint}` });
   }
@@ -39,7 +39,7 @@ export function readYaml(file: string, problems: Problem[]): YamlSource | undefi
 export function checkDoc<T>(src: YamlSource, schema: Schema, problems: Problem[]): T {
   const ctx: Ctx = { file: src.file, lines: src.lines, problems };
   if (src.doc.errors.length > 0) return check(null, schema, { ...ctx, problems: [] }, '') as T;
-  return check(src.doc.contents as Node | null, schema, ctx, '') as T;
+  return check(src.doc.contents, schema, ctx, '') as T;
 }
 
 /** Throws CONFIG_INVALID naming the first problem (and how many more), if there are any. */

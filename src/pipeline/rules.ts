@@ -55,7 +55,7 @@ function compileRule(r: RuleConfig): RuleFn {
   return (line) => {
     const m = re.exec(line);
     if (!m?.groups) return undefined;
-    if (!typed) return { ...m.groups } as Rec;
+    if (!typed) return { ...m.groups };
     const rec: Rec = {};
     for (const k in m.groups) {
       const raw = m.groups[k];

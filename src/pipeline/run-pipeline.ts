@@ -91,7 +91,7 @@ async function runSource(s: SourceConfig, engine: Engine, o: PipelineRunOptions,
   const strict = o.wr.engine.rescue.durability !== 'batch';
   const pending: Array<{ end: number; durable: Promise<void>; done: boolean }> = [];
   const commitReady = async (waitAll: boolean): Promise<void> => {
-    await null; // let already-resolved durability callbacks mark their batches done
+    await Promise.resolve(); // let already-resolved durability callbacks mark their batches done
     let last: number | undefined;
     while (pending.length) {
       const head = pending[0]!;

@@ -1,3 +1,4 @@
+import { errorMessage } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../platform/clock.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -130,7 +131,7 @@ export class QueueController {
         await this.opts.store.transition('DISPATCH', job.id);
       } catch (err) {
         if (key !== undefined) this.busyKeys.delete(key);
-        this.log.error({ job: job.id, err }, 'dispatch failed');
+        this.log.error({ job: job.id, err: errorMessage(err) }, 'dispatch failed');
         continue;
       }
       this.opts.metrics?.jobsDispatched.inc();
@@ -173,7 +174,7 @@ export class QueueController {
       this.opts.onCompleted?.(job);
       return;
     }
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     const current = this.opts.store.get(job.id)!;
     if (err instanceof PermanentJobError || current.attempt + 1 > this.opts.maxRetry) {
       await this.opts.store.transition('DEAD', job.id, { error: message });

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { Job } from '../queue/job-state.js';
 import { parseRescueJobId, rescueRank } from '../rescue/file-name.js';
 
 /**
@@ -42,6 +43,16 @@ export function jobPayload(id: string): { key: string; rank: string; time: numbe
   const r = parseRescueJobId(id);
   if (!r) return { key: `?/${id}`, rank: '', time: 0 };
   return { key: `${r.group}/${r.name.sink}`, rank: rescueRank(r.name), time: r.name.time };
+}
+
+/** The sink a replay job serialises on (`<group>/<sink>`), read back from its payload. */
+export function jobSinkKey(job: Job): string {
+  return typeof job.data.key === 'string' ? job.data.key : job.id;
+}
+
+/** The (time, seq) order rank of a replay job, read back from its payload. */
+export function jobRank(job: Job): string {
+  return typeof job.data.rank === 'string' ? job.data.rank : '';
 }
 
 /** Our own files in the rescue tree that are never rescue data. */

@@ -6,12 +6,11 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import { QueueController } from '../queue/controller.js';
-import type { Job } from '../queue/job-state.js';
 import { QueueStore } from '../queue/store.js';
 import { ownerState, salvage } from '../rescue/salvage.js';
 import { RecoverCheckpoint } from './checkpoint.js';
 import { lockRescueDir } from './dir-lock.js';
-import { isOwnFile, jobPayload, scanRescueDir } from './discovery.js';
+import { isOwnFile, jobPayload, jobRank, jobSinkKey, scanRescueDir } from './discovery.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { ReplayHandler } from './replayer.js';
 import { StatReporter } from './stat-reporter.js';
@@ -61,7 +60,6 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   o.metrics?.rateLimit.set(limiter.rps);
   const handler = new ReplayHandler({ wr, rescueDir, checkpoint, limiter, batchSize: wr.engine.performance.batch_size, clock, log, ...(o.metrics ? { metrics: o.metrics } : {}) });
   const sign = wr.engine.recovery.order === 'newest' ? -1 : 1;
-  const rank = (j: Job): string => String(j.data.rank ?? '');
   const controller = new QueueController({
     store,
     handler,
@@ -70,8 +68,8 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
     taskTimeoutMs: wr.engine.queue.task_timeout_ms,
     snapshotIntervalMs: wr.engine.queue.snapshot_interval_ms,
     backoff: { initialMs: wr.engine.reconnect.initial_ms, maxMs: wr.engine.reconnect.max_ms, jitter: wr.engine.reconnect.jitter },
-    compare: (a, b) => (rank(a) === rank(b) ? (a.id < b.id ? -1 : 1) : rank(a) < rank(b) ? -sign : sign),
-    keyOf: (j) => String(j.data.key ?? j.id),
+    compare: (a, b) => (jobRank(a) === jobRank(b) ? (a.id < b.id ? -1 : 1) : jobRank(a) < jobRank(b) ? -sign : sign),
+    keyOf: jobSinkKey,
     clock,
     log,
     ...(o.metrics ? { metrics: o.metrics } : {}),

@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../platform/clock.js';
 import type { QueueStore } from '../queue/store.js';
 import type { RecoverCheckpoint } from './checkpoint.js';
+import { jobSinkKey } from './discovery.js';
 import type { ReplayHandler } from './replayer.js';
 
 const AVG_LINE_BYTES_DEFAULT = 200;
@@ -29,8 +30,8 @@ export class StatReporter {
     const out = new Map<string, { bytes: number; oldest: number }>();
     for (const j of this.d.store.jobs()) {
       if (j.state !== 'pending' && j.state !== 'in_flight') continue;
-      const key = String(j.data.key ?? j.id);
-      let size = 0;
+      const key = jobSinkKey(j);
+      let size: number;
       try {
         size = statSync(path.join(this.d.rescueDir, j.id)).size;
       } catch {

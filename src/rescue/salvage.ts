@@ -38,7 +38,7 @@ export interface SalvageResult {
 
 export async function salvage(lockFile: string): Promise<SalvageResult> {
   const fh = await fsp.open(lockFile, 'r+');
-  let tornBytes = 0;
+  let tornBytes: number;
   try {
     const { size } = await fh.stat();
     const tailLen = Math.min(size, 1 << 20);

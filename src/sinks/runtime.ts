@@ -1,4 +1,4 @@
-import { isWrError } from '../errors.js';
+import { errorMessage, isWrError } from '../errors.js';
 import { sleep, type Clock, type TimerHandle } from '../platform/clock.js';
 import type { FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
@@ -59,7 +59,7 @@ export class FailoverSink {
     try {
       await this.backend.open();
     } catch (err) {
-      await this.serial(() => this.failOver([], `open failed: ${err instanceof Error ? err.message : String(err)}`));
+      await this.serial(() => this.failOver([], `open failed: ${errorMessage(err)}`));
     }
   }
 
@@ -142,7 +142,7 @@ export class FailoverSink {
 
   private async probe(): Promise<void> {
     if (this.closed || !this.rescue) return;
-    let ok = false;
+    let ok: boolean;
     try {
       ok = await this.backend.reconnect();
     } catch {

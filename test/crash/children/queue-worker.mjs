@@ -17,7 +17,7 @@ const controller = new QueueController({
   snapshotIntervalMs: 30,
   backoff: { initialMs: 1, maxMs: 5, jitter: 0 },
   handler: {
-    async run(job) {
+    async run() {
       await new Promise((r) => setTimeout(r, Math.random() * 4));
       if (Math.random() < 0.1) throw new Error('flaky');
     },
