@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, type Node } from 'yaml';
 import { WrError } from '../errors.js';
+import { captureNames } from '../pipeline/rules.js';
 import { SINK_TYPES, paramsSchema } from '../sinks/registry.js';
 import { loadEngineConfig, type EngineConfig } from './engine-config.js';
 import { check, problemAt, type Ctx, type Problem } from './schema.js';
@@ -147,10 +148,16 @@ function loadRules(root: string, problems: Problem[]): RuleConfig[] {
       const node = src.doc.getIn(['rules', i], true) as Node;
       if (!r.regex === !r.json) problemAt(ctx, node, `rules[${i}]`, 'give exactly one of regex or json: true');
       if (r.regex) {
+        const at = src.doc.getIn(['rules', i, 'regex'], true) as Node;
         try {
           new RegExp(r.regex);
+          const named = captureNames(r.regex).filter((n) => n !== undefined);
+          if (named.length === 0) problemAt(ctx, at, `rules[${i}].regex`, 'the regex has no named group (?<field>...), so it would make empty records');
+          for (const k of Object.keys(r.types ?? {})) {
+            if (!named.includes(k)) problemAt(ctx, src.doc.getIn(['rules', i, 'types', k], true) as Node, `rules[${i}].types.${k}`, `${JSON.stringify(k)} is not a named group of the regex (groups: ${named.join(', ') || 'none'})`);
+          }
         } catch (err) {
-          problemAt(ctx, src.doc.getIn(['rules', i, 'regex'], true) as Node, `rules[${i}].regex`, `invalid regular expression: ${(err as Error).message}`);
+          problemAt(ctx, at, `rules[${i}].regex`, `invalid regular expression: ${(err as Error).message}`);
         }
       }
       out.push(r);

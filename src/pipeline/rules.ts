@@ -16,10 +16,8 @@ type RuleFn = (line: string) => Rec | undefined;
 
 function convert(v: string, t: string | undefined): FieldValue | undefined {
   switch (t) {
-    case 'int': {
-      if (!/^[+-]?\d+$/.test(v)) return undefined;
-      return Number(v);
-    }
+    case 'int':
+      return isIntText(v) ? Number(v) : undefined;
     case 'float': {
       const n = Number(v);
       return v.trim() === '' || Number.isNaN(n) ? undefined : n;
@@ -29,6 +27,17 @@ function convert(v: string, t: string | undefined): FieldValue | undefined {
     default:
       return v;
   }
+}
+
+/** `[+-]?[0-9]+`, by char codes: cheaper than a regex test on every field of every line. */
+function isIntText(v: string): boolean {
+  let i = v.charCodeAt(0) === 43 || v.charCodeAt(0) === 45 ? 1 : 0;
+  if (i >= v.length) return false;
+  for (; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 function compileRule(r: RuleConfig): RuleFn {
@@ -51,24 +60,54 @@ function compileRule(r: RuleConfig): RuleFn {
   }
   const re = new RegExp(r.regex!);
   const types = r.types ?? {};
-  const typed = Object.keys(types).length > 0;
+  // Named groups by capture index: reading `m[i]` is far cheaper than materialising `m.groups` (a
+  // dictionary-mode object) for every line, and records built in one key order share a shape.
+  const fields = captureNames(re.source).flatMap((name, i) => (name === undefined ? [] : [{ name, index: i + 1, type: types[name] }]));
   return (line) => {
     const m = re.exec(line);
-    if (!m?.groups) return undefined;
-    if (!typed) return { ...m.groups };
+    if (!m) return undefined;
     const rec: Rec = {};
-    for (const k in m.groups) {
-      const raw = m.groups[k];
+    for (const f of fields) {
+      const raw = m[f.index];
       if (raw === undefined) {
-        rec[k] = null;
+        rec[f.name] = null;
         continue;
       }
-      const v = convert(raw, types[k]);
+      const v = f.type === undefined ? raw : convert(raw, f.type);
       if (v === undefined) return undefined;
-      rec[k] = v;
+      rec[f.name] = v;
     }
     return rec;
   };
+}
+
+/**
+ * The name of every capturing group of a regex source, in capture order (`undefined` for an
+ * unnamed group). Skips escapes, character classes and non-capturing / lookaround groups.
+ */
+export function captureNames(source: string): Array<string | undefined> {
+  const names: Array<string | undefined> = [];
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === '(') {
+      if (source[i + 1] !== '?') names.push(undefined);
+      else if (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!') {
+        const end = source.indexOf('>', i + 3);
+        names.push(source.slice(i + 3, end));
+      }
+    }
+  }
+  return names;
 }
 
 export function compileRules(rules: RuleConfig[]): (line: string) => Parsed | undefined {

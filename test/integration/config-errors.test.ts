@@ -23,6 +23,8 @@ const cases: Case[] = [
   { name: 'override not in allow_override', file: 'sink/business.d/app.yaml', text: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - connect: tcp_json\n      params: { fmt: kv }\n', expect: /6:17: group\.sinks\[0\]\.params\.fmt: connector tcp_json does not allow overriding "fmt"/ },
   { name: 'duplicate group name', file: 'sink/business.d/other.yaml', text: 'group:\n  name: app\n  rule: ["/x"]\n  sinks:\n    - connect: file_json\n', expect: /other\.yaml:2:9: group\.name: group "app" is already defined/ },
   { name: 'invalid rule regex', file: 'models/rules/app.yaml', text: 'rules:\n  - name: /x\n    regex: "(unclosed"\n', expect: /app\.yaml:3:12: rules\[0\]\.regex: invalid regular expression/ },
+  { name: 'a rule regex without a named group', file: 'models/rules/app.yaml', text: 'rules:\n  - name: /x\n    regex: "^(\\\\d+)$"\n', expect: /app\.yaml:3:12: rules\[0\]\.regex: the regex has no named group/ },
+  { name: 'a rule type for a group the regex lacks', file: 'models/rules/app.yaml', text: "rules:\n  - name: /x\n    regex: '^(?<n>\\d+)$'\n    types: { m: int }\n", expect: /app\.yaml:4:17: rules\[0\]\.types\.m: "m" is not a named group of the regex \(groups: n\)/ },
   {
     name: 'missing required param',
     file: 'sink/business.d/app.yaml',
