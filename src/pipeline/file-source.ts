@@ -27,6 +27,7 @@ const CHUNK = 1 << 20;
 
 export async function* readLines(opts: ReadOptions): AsyncGenerator<SourceBatch> {
   const fh = await fsp.open(opts.path, 'r');
+  let ahead: Promise<{ bytesRead: number }> | undefined;
   try {
     let pos = opts.from;
     let carry: Buffer = Buffer.alloc(0);
@@ -34,10 +35,18 @@ export async function* readLines(opts: ReadOptions): AsyncGenerator<SourceBatch>
     let lines: string[] = [];
     let offsets: number[] = [];
     let end = pos;
-    const buf = Buffer.allocUnsafe(CHUNK);
+    // Two buffers: the next chunk is read while the lines of this one are parsed and written.
+    const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+    let which = 0;
     for (;;) {
       if (opts.signal?.aborted) break;
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
+      const buf = bufs[which]!;
+      const { bytesRead } = await (ahead ?? fh.read(buf, 0, CHUNK, pos));
+      ahead = undefined;
+      if (bytesRead === CHUNK) {
+        which ^= 1;
+        ahead = fh.read(bufs[which]!, 0, CHUNK, pos + bytesRead);
+      }
       if (bytesRead === 0) {
         if (lines.length) {
           yield { lines, offsets, end };
@@ -51,10 +60,28 @@ export async function* readLines(opts: ReadOptions): AsyncGenerator<SourceBatch>
         await sleep(opts.clock, opts.pollMs ?? 200, opts.signal);
         continue;
       }
-      const data = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-      const base = carry.length ? carryStart : pos;
+      const data = buf.subarray(0, bytesRead);
+      const base = pos;
       pos += bytesRead;
       let start = 0;
+      if (carry.length) {
+        // The line that straddles two chunks: join only its pieces, not the whole chunk.
+        const nl = data.indexOf(10);
+        if (nl < 0) {
+          carry = Buffer.concat([carry, data]);
+          continue;
+        }
+        lines.push(stripCr(Buffer.concat([carry, data.subarray(0, nl)]).toString('utf8')));
+        offsets.push(carryStart);
+        start = nl + 1;
+        end = base + start;
+        carry = Buffer.alloc(0);
+        if (lines.length >= opts.batchSize) {
+          yield { lines, offsets, end };
+          lines = [];
+          offsets = [];
+        }
+      }
       for (;;) {
         const nl = data.indexOf(10, start);
         if (nl < 0) break;
@@ -72,6 +99,7 @@ export async function* readLines(opts: ReadOptions): AsyncGenerator<SourceBatch>
       carryStart = base + start;
     }
   } finally {
+    await ahead?.catch(() => undefined);
     await fh.close();
   }
 }

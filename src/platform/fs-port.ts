@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, writeSync } from 'node:fs';
 
 /**
  * The file-system operations whose failure or interruption matters for crash safety: appends,
@@ -8,6 +8,8 @@ import { promises as fsp } from 'node:fs';
 export interface FsPort {
   open(path: string, flags: string, mode?: number): Promise<fsp.FileHandle>;
   write(fh: fsp.FileHandle, data: Buffer | string): Promise<void>;
+  /** The same, synchronously: for small appends to local files on a hot path (see FileSink). */
+  writeSync(fh: fsp.FileHandle, data: Buffer): void;
   datasync(fh: fsp.FileHandle): Promise<void>;
   truncate(fh: fsp.FileHandle, len: number): Promise<void>;
   rename(from: string, to: string): Promise<void>;
@@ -25,6 +27,10 @@ export const realFs: FsPort = {
       const { bytesWritten } = await fh.write(buf, off, buf.length - off);
       off += bytesWritten;
     }
+  },
+  writeSync(fh, buf) {
+    let off = 0;
+    while (off < buf.length) off += writeSync(fh.fd, buf, off, buf.length - off);
   },
   datasync: (fh) => fh.datasync(),
   truncate: (fh, len) => fh.truncate(len),

@@ -108,14 +108,13 @@ describe('sink failover to rescue files', () => {
     let full = true;
     const fs: FsPort = {
       ...realFs,
-      async write(fh, data) {
+      writeSync(fh, buf) {
         if (full) {
           // write half, then fail like a real ENOSPC mid-write
-          const buf = typeof data === 'string' ? Buffer.from(data) : data;
-          await realFs.write(fh, buf.subarray(0, Math.floor(buf.length / 2)));
+          realFs.writeSync(fh, buf.subarray(0, Math.floor(buf.length / 2)));
           throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
         }
-        return realFs.write(fh, data);
+        realFs.writeSync(fh, buf);
       },
     };
     const errors: string[] = [];
