@@ -1,6 +1,5 @@
-import { createReadStream, existsSync, promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import split2 from 'split2';
 import { findSink, type SinkSpec, type WorkRoot } from '../config/work-root.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../platform/clock.js';
@@ -12,6 +11,7 @@ import { decodeRescueLine } from '../rescue/line-format.js';
 import type { SinkBackend, SinkEntry } from '../sinks/contract.js';
 import { SINK_TYPES } from '../sinks/registry.js';
 import type { RecoverCheckpoint } from './checkpoint.js';
+import { lineBatches } from './line-batches.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 export interface SinkReplayStats {
@@ -86,6 +86,7 @@ export class ReplayHandler implements JobHandler {
     const maxBatch = Math.min(this.d.batchSize, this.d.limiter.chunk);
     let entries: SinkEntry[] = [];
     let ends: number[] = [];
+    let lineNos: number[] = [];
     let pos = offset;
     let lineNo = lines;
     const badFile = path.join(this.d.rescueDir, 'dead', `${job.id}.bad.jsonl`);
@@ -93,10 +94,12 @@ export class ReplayHandler implements JobHandler {
     const flush = async (): Promise<void> => {
       const batch = entries;
       const batchEnds = ends;
+      const batchLineNos = lineNos;
       const endPos = pos;
       const endLine = lineNo;
       entries = [];
       ends = [];
+      lineNos = [];
       if (batch.length === 0) {
         if (endPos !== offset) await this.d.checkpoint.set(job.id, { offset: (offset = endPos), lines: (lines = endLine) });
         return;
@@ -112,7 +115,7 @@ export class ReplayHandler implements JobHandler {
       if (outcome.status === 'unavailable') {
         if (outcome.accepted > 0) {
           const acceptedEnd = batchEnds[outcome.accepted - 1]!;
-          await this.d.checkpoint.set(job.id, { offset: acceptedEnd, lines: lines + outcome.accepted });
+          await this.d.checkpoint.set(job.id, { offset: acceptedEnd, lines: batchLineNos[outcome.accepted - 1]! });
           stats.replayed += outcome.accepted;
           replayed?.inc(outcome.accepted);
         }
@@ -126,30 +129,27 @@ export class ReplayHandler implements JobHandler {
       replayed?.inc(batch.length);
     };
 
-    const stream = createReadStream(file, { start: offset, highWaterMark: 1 << 20 }).pipe(split2('\n'));
-    try {
-      for await (const line of stream as AsyncIterable<string>) {
+    for await (const batch of lineBatches(file, offset, maxBatch)) {
+      for (const line of batch) {
         pos += Buffer.byteLength(line) + 1;
         lineNo++;
         if (line.length === 0) {
           stats.skippedEmpty++;
-        } else {
-          const dec = decodeRescueLine(line);
-          if (dec.ok) {
-            entries.push(dec.entry);
-            ends.push(pos);
-          } else {
-            stats.bad++;
-            await appendJsonl(badFile, [{ line: lineNo, offset: pos - Buffer.byteLength(line) - 1, reason: dec.reason, text: line }]);
-            this.d.log.warn({ job: job.id, line: lineNo, reason: dec.reason }, 'invalid rescue line copied to dead/');
-          }
+          continue;
         }
-        if (entries.length >= maxBatch) await flush();
-        if (signal.aborted) throw new Error('aborted');
+        const dec = decodeRescueLine(line);
+        if (dec.ok) {
+          entries.push(dec.entry);
+          ends.push(pos);
+          lineNos.push(lineNo);
+        } else {
+          stats.bad++;
+          await appendJsonl(badFile, [{ line: lineNo, offset: pos - Buffer.byteLength(line) - 1, reason: dec.reason, text: line }]);
+          this.d.log.warn({ job: job.id, line: lineNo, reason: dec.reason }, 'invalid rescue line copied to dead/');
+        }
       }
       await flush();
-    } finally {
-      stream.destroy();
+      if (signal.aborted) throw new Error('aborted');
     }
     await fsp.unlink(file);
     await this.d.checkpoint.remove(job.id);

@@ -19,6 +19,11 @@ export interface SinkEntry {
   kind: 'record' | 'raw';
   record?: Rec;
   raw?: string;
+  /**
+   * The record's JSON text exactly as JSON.stringify wrote it into a rescue line, when replay has
+   * it at hand: the json formatter then writes it as is instead of stringifying the record again.
+   */
+  json?: string;
 }
 
 export interface Rejection {

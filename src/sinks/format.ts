@@ -72,7 +72,9 @@ export type LineFormatter = (e: SinkEntry) => string;
 /** Picks the formatter once, at sink setup: the hot path calls a plain function per entry. */
 export function createFormatter(fmt: FormatName): LineFormatter {
   const f = FORMATTERS[fmt];
-  return (e) => (e.kind === 'raw' ? (e.raw ?? '').replace(/\r?\n/g, '\\n') : f(e.record ?? {}));
+  const raw = (e: SinkEntry): string => (e.raw ?? '').replace(/\r?\n/g, '\\n');
+  if (fmt === 'json') return (e) => (e.kind === 'raw' ? raw(e) : (e.json ?? f(e.record ?? {})));
+  return (e) => (e.kind === 'raw' ? raw(e) : f(e.record ?? {}));
 }
 
 /** Formats a batch into one string with a trailing newline per line. */
