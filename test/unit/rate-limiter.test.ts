@@ -1,37 +1,68 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRateLimiter } from '../../src/recovery/rate-limiter.js';
+import { createRateLimiter, type RateLimiter } from '../../src/recovery/rate-limiter.js';
+import { prng } from '../helpers/child.js';
 
 afterEach(() => {
   vi.useRealTimers();
 });
 
-describe('replay rate limiter (bottleneck, one job per chunk of lines)', () => {
+/**
+ * `producers` workers replay batches of random size (1..chunk lines, like file ends and small
+ * files) through the limiter until `stop()`; returns the completion time of every line.
+ */
+function drive(limiter: () => RateLimiter, producers: number, seed: number): { done: number[]; stop: () => void; finished: Promise<void> } {
+  const rand = prng(seed);
+  const done: number[] = [];
+  let stopped = false;
+  const workers = Array.from({ length: producers }, async () => {
+    while (!stopped) {
+      const l = limiter();
+      const n = 1 + Math.floor(rand() * l.chunk);
+      await l.schedule(n, async () => {
+        for (let i = 0; i < n; i++) done.push(Date.now());
+      });
+    }
+  });
+  return { done, stop: () => (stopped = true), finished: Promise.all(workers).then(() => undefined) };
+}
+
+function windowCounts(done: number[], starts: number[]): number[] {
+  return starts.map((s) => done.filter((t) => t >= s && t < s + 10_000).length);
+}
+
+describe('replay rate limiter (bottleneck slots, batches weighted by line count)', () => {
   for (const rps of [10, 1000, 100_000]) {
-    it(`holds ${rps} lines/s within ±2% over every 10 s window (fake clock)`, async () => {
+    it(`holds ${rps} lines/s within ±2% over every 10 s window, with batches of random size from 2 workers (fake clock)`, async () => {
       vi.useFakeTimers({ now: 0 });
       const limiter = createRateLimiter(rps);
-      const done: number[] = []; // completion time of each line
-      let stop = false;
-      const producer = (async () => {
-        while (!stop) {
-          const n = limiter.chunk;
-          await limiter.schedule(n, async () => {
-            for (let i = 0; i < n; i++) done.push(Date.now());
-          });
-        }
-      })();
+      const run = drive(() => limiter, 2, rps);
       await vi.advanceTimersByTimeAsync(35_000);
-      stop = true;
+      run.stop();
       await vi.advanceTimersByTimeAsync(5_000);
-      await producer;
-      for (const start of [0, 5_000, 12_345, 20_000, 25_000]) {
-        const inWindow = done.filter((t) => t >= start && t < start + 10_000).length;
-        expect(Math.abs(inWindow - rps * 10) / (rps * 10)).toBeLessThanOrEqual(0.02);
+      await run.finished;
+      for (const n of windowCounts(run.done, [0, 5_000, 12_345, 20_000, 25_000])) {
+        expect(Math.abs(n - rps * 10) / (rps * 10)).toBeLessThanOrEqual(0.02);
       }
       vi.useRealTimers(); // bottleneck's stop() waits on timers of its own
       await limiter.stop();
     });
   }
+
+  it('holds the rate across a restart: a new limiter right after the old one does not burst', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const rps = 1000;
+    let current = createRateLimiter(rps);
+    const run = drive(() => current, 1, 7);
+    await vi.advanceTimersByTimeAsync(12_000);
+    current = createRateLimiter(rps); // the process restarted: a fresh limiter, no memory of the old one
+    await vi.advanceTimersByTimeAsync(12_000);
+    run.stop();
+    await vi.advanceTimersByTimeAsync(2_000);
+    await run.finished;
+    for (const n of windowCounts(run.done, [5_000, 7_000, 10_000, 12_000])) {
+      expect(Math.abs(n - rps * 10) / (rps * 10)).toBeLessThanOrEqual(0.02);
+    }
+  });
 
   it('unlimited bypasses the limiter entirely', async () => {
     const limiter = createRateLimiter(0);
