@@ -41,7 +41,8 @@ export function decodeSnapshot(text: string): Snapshot | undefined {
 export async function writeSnapshot(dir: string, snap: Snapshot, opts: { fs?: FsPort; durable?: boolean } = {}): Promise<void> {
   const fs = opts.fs ?? realFs;
   const main = path.join(dir, SNAPSHOT_FILE);
-  if (existsSync(main)) await fs.rename(main, path.join(dir, SNAPSHOT_BACKUP));
+  // Only a readable snapshot may become the backup; an unreadable one is kept aside as .broken.
+  if (existsSync(main)) await fs.rename(main, path.join(dir, decodeSnapshot(readFileSync(main, 'utf8')) ? SNAPSHOT_BACKUP : `${SNAPSHOT_FILE}.broken`));
   await writeFileAtomic(main, encodeSnapshot(snap), { fs, durable: opts.durable ?? true });
 }
 

@@ -3,7 +3,7 @@ import { WrError, isWrError } from '../errors.js';
 import { systemClock, type Clock } from '../platform/clock.js';
 import { realFs, type FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
-import { applyEvent, checkTransition, countByState, type EventType, type Job, type QueueEvent } from './job-state.js';
+import { applyEvent, checkTransition, countByState, type EventType, type Job, type JobState } from './job-state.js';
 import { loadSnapshot, writeSnapshot } from './snapshot.js';
 import { listSegments, scanSegment } from './wal/decoder.js';
 import { WalWriter, type WalFsync } from './wal/writer.js';
@@ -30,11 +30,13 @@ export interface QueueState {
   jobs: Map<string, Job>;
   lastSeq: number;
   snapshot: 'main' | 'backup' | 'none';
-  tail?: { file: string; bytes: number };
+  tail?: { file: string; bytes: number; firstSeq: number };
   replayed: number;
   tornBytes: number;
   /** Events the transition table refused on replay (only after a repair dropped records). */
   skipped: number;
+  /** lastSeq of the snapshot the state was built from (0 without one). */
+  snapshotSeq: number;
 }
 
 /**
@@ -45,15 +47,20 @@ export interface QueueState {
 export function readQueueState(dir: string): QueueState {
   const { snapshot, source, corrupt } = loadSnapshot(dir);
   const segs = listSegments(dir);
-  if (source !== 'main' && corrupt.length > 0 && source === 'none' && segs.length > 0 && segs[0]!.firstSeq > 1) {
-    throw new WrError('SNAPSHOT_CORRUPT', `queue snapshot unreadable (${corrupt.join(', ')}) and the WAL no longer starts at seq 1`);
+  // Segments are kept back to the backup snapshot, so either snapshot plus the WAL is complete. A
+  // gap means events are missing: refuse rather than start from a state that silently lost jobs.
+  const firstSeq = segs[0]?.firstSeq;
+  if (firstSeq !== undefined && firstSeq > snapshot.lastSeq + 1) {
+    const which = source === 'none' ? 'no readable snapshot' : `the ${source} snapshot covers up to seq ${snapshot.lastSeq}`;
+    const bad = corrupt.length ? ` (unreadable: ${corrupt.join(', ')})` : '';
+    throw new WrError('SNAPSHOT_CORRUPT', `queue state incomplete in ${dir}: ${which}${bad} but the WAL starts at seq ${firstSeq}`);
   }
   const jobs = new Map<string, Job>(snapshot.jobs.map((j) => [j.id, j]));
   let lastSeq = snapshot.lastSeq;
   let replayed = 0;
   let skipped = 0;
   let tornBytes = 0;
-  let tail: { file: string; bytes: number } | undefined;
+  let tail: QueueState['tail'];
   segs.forEach(({ file, firstSeq }, i) => {
     const scan = scanSegment(file, firstSeq);
     const firstBad = scan.bad[0];
@@ -73,9 +80,9 @@ export function readQueueState(dir: string): QueueState {
       lastSeq = ev.seq;
     }
     tornBytes += scan.tornBytes;
-    if (i === segs.length - 1) tail = { file, bytes: scan.validBytes };
+    if (i === segs.length - 1) tail = { file, bytes: scan.validBytes, firstSeq };
   });
-  return { jobs, lastSeq, snapshot: source, ...(tail ? { tail } : {}), replayed, tornBytes, skipped };
+  return { jobs, lastSeq, snapshot: source, ...(tail ? { tail } : {}), replayed, tornBytes, skipped, snapshotSeq: snapshot.lastSeq };
 }
 
 /**
@@ -84,9 +91,13 @@ export function readQueueState(dir: string): QueueState {
  */
 export class QueueStore {
   private readonly jobsById: Map<string, Job>;
+  private readonly stateCounts: Record<JobState, number>;
+  private readonly listeners: Array<(job: Job) => void> = [];
   private appliedSeq: number;
   private readonly chains = new Map<string, Promise<unknown>>();
   private snapshotting: Promise<void> = Promise.resolve();
+  /** lastSeq of the current snapshot file (it becomes the backup when the next one is written). */
+  private snapshotSeq: number;
   readonly recovery: RecoveryInfo;
 
   private constructor(
@@ -95,8 +106,11 @@ export class QueueStore {
     jobs: Map<string, Job>,
     appliedSeq: number,
     recovery: RecoveryInfo,
+    snapshotSeq: number,
   ) {
+    this.snapshotSeq = snapshotSeq;
     this.jobsById = jobs;
+    this.stateCounts = countByState(jobs.values());
     this.appliedSeq = appliedSeq;
     this.recovery = recovery;
   }
@@ -115,7 +129,8 @@ export class QueueStore {
     const wal = await WalWriter.open({
       dir: opts.dir,
       fsync: opts.fsync,
-      nextSeq: state.lastSeq + 1,
+      // never below the last segment's name: seqs only grow, even if its events were lost
+      nextSeq: Math.max(state.lastSeq + 1, state.tail?.firstSeq ?? 0),
       ...(state.tail ? { resume: state.tail } : {}),
       ...(opts.segmentBytes ? { segmentBytes: opts.segmentBytes } : {}),
       fs,
@@ -123,7 +138,7 @@ export class QueueStore {
       ...(opts.onFsync ? { onFsync: opts.onFsync } : {}),
     });
     const recovery: RecoveryInfo = { snapshot: state.snapshot, replayedEvents: state.replayed, tornBytes: state.tornBytes, requeued: 0, ms: 0 };
-    const store = new QueueStore(opts, wal, state.jobs, state.lastSeq, recovery);
+    const store = new QueueStore(opts, wal, state.jobs, state.lastSeq, recovery, state.snapshotSeq);
     for (const job of [...state.jobs.values()].filter((j) => j.state === 'in_flight')) {
       await store.transition('TIMEOUT', job.id, { reason: 'restart' });
       recovery.requeued++;
@@ -148,8 +163,14 @@ export class QueueStore {
     return [...this.jobsById.values()];
   }
 
-  counts(): ReturnType<typeof countByState> {
-    return countByState(this.jobsById.values());
+  /** Jobs per state, kept up to date on every transition (no walk over the jobs). */
+  counts(): Record<JobState, number> {
+    return { ...this.stateCounts };
+  }
+
+  /** Calls `fn` with the job after every transition is applied (the job in its new state). */
+  subscribe(fn: (job: Job) => void): void {
+    this.listeners.push(fn);
   }
 
   /** Adds a job; returns false (and logs nothing) when it is already pending or in flight. */
@@ -173,13 +194,20 @@ export class QueueStore {
     return next;
   }
 
+  /**
+   * The current snapshot becomes the backup and a new one is written; then the segments wholly
+   * covered by the backup (not the new snapshot) are deleted, so that falling back to the backup
+   * still finds every event after it.
+   */
   private async snapshotNow(): Promise<void> {
     await this.wal.rotate();
     const lastSeq = this.appliedSeq;
+    const backupSeq = this.snapshotSeq;
     await writeSnapshot(this.opts.dir, { lastSeq, jobs: this.jobs() }, { ...(this.opts.fs ? { fs: this.opts.fs } : {}), durable: this.opts.fsync !== 'none' });
+    this.snapshotSeq = lastSeq;
     const segs = listSegments(this.opts.dir);
     for (let i = 0; i + 1 < segs.length; i++) {
-      if (segs[i + 1]!.firstSeq - 1 <= lastSeq) await (this.opts.fs ?? realFs).unlink(segs[i]!.file);
+      if (segs[i + 1]!.firstSeq - 1 <= backupSeq) await (this.opts.fs ?? realFs).unlink(segs[i]!.file);
     }
   }
 
@@ -191,11 +219,15 @@ export class QueueStore {
 
   private async write(type: EventType, id: string, data: Record<string, unknown>): Promise<void> {
     checkTransition(type, this.jobsById.get(id), id);
-    const { events, done } = this.wal.append([{ type, job: id, ts: this.clock.now(), data }]);
-    await done;
-    const ev: QueueEvent = events[0]!;
+    const [ev] = await this.wal.append([{ type, job: id, ts: this.clock.now(), data }]);
+    if (!ev) throw new WrError('INTERNAL', `queue WAL append of ${type} ${id} returned no event`);
+    const before = this.jobsById.get(id)?.state;
     applyEvent(this.jobsById, ev);
     this.appliedSeq = Math.max(this.appliedSeq, ev.seq);
+    const job = this.jobsById.get(id)!;
+    if (before) this.stateCounts[before]--;
+    this.stateCounts[job.state]++;
+    for (const l of this.listeners) l(job);
   }
 
   private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {

@@ -9,6 +9,7 @@ import { repairWal } from '../../src/queue/wal/repair.js';
 import { parseWalName, walName } from '../../src/queue/wal/segment-name.js';
 import { WalWriter } from '../../src/queue/wal/writer.js';
 import { ManualClock } from '../../src/platform/clock.js';
+import { realFs, type FsPort } from '../../src/platform/fs-port.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures');
@@ -23,7 +24,7 @@ const events: QueueEvent[] = [
 
 async function writeWal(dir: string, evs: QueueEvent[]): Promise<string> {
   const w = await WalWriter.open({ dir, fsync: 'none', nextSeq: 1 });
-  await w.append(evs.map(({ seq: _s, ...e }) => e)).done;
+  await w.append(evs.map(({ seq: _s, ...e }) => e));
   const file = w.currentSegment;
   await w.close();
   return file;
@@ -103,27 +104,126 @@ describe('WAL start-up: torn tail versus corruption', () => {
   }
 });
 
+describe('WAL writer durability', () => {
+  it('fsync always: concurrent appends share fdatasyncs (group commit), each resolves only after a sync that covers it', async () => {
+    const dir = tmpDir();
+    const log: string[] = [];
+    let synced = 0;
+    const fs: FsPort = {
+      ...realFs,
+      async write(fh, data) {
+        log.push('write');
+        await realFs.write(fh, data);
+      },
+      async datasync(fh) {
+        log.push('sync');
+        await realFs.datasync(fh);
+        synced = log.length;
+      },
+    };
+    const w = await WalWriter.open({ dir, fsync: 'always', nextSeq: 1, fs });
+    const resolvedAfter: number[] = [];
+    const ev = (i: number): Omit<QueueEvent, 'seq'> => ({ type: 'ENQUEUE', job: `j${i}`, ts: 1, data: {} });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => w.append([ev(i)]).then(() => resolvedAfter.push(synced))));
+    const syncs = log.filter((x) => x === 'sync').length;
+    expect(syncs).toBeGreaterThanOrEqual(1);
+    expect(syncs).toBeLessThanOrEqual(10); // 200 appends, a handful of shared syncs
+    // every append resolved after a sync that came after the last write before it
+    expect(resolvedAfter.every((n) => n > 0 && log[n - 1] === 'sync')).toBe(true);
+    await w.close();
+    expect(readFileSync(path.join(dir, walName(1)), 'utf8').trim().split('\n')).toHaveLength(200);
+  });
+
+  it('a segment is named by the seq of its first event, even when appends race a rotation', async () => {
+    const dir = tmpDir();
+    const w = await WalWriter.open({ dir, fsync: 'none', nextSeq: 1 });
+    const ev = (i: number): Omit<QueueEvent, 'seq'> => ({ type: 'ENQUEUE', job: `j${i}`, ts: 1, data: {} });
+    const ops: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 300; i++) {
+      ops.push(w.append([ev(i)]));
+      if (i % 37 === 0) ops.push(w.rotate());
+    }
+    await Promise.all(ops);
+    await w.close();
+    let expected = 1;
+    for (const name of readdirSync(dir).filter((n) => parseWalName(n) !== undefined).sort()) {
+      const lines = readFileSync(path.join(dir, name), 'utf8').split('\n').filter(Boolean);
+      if (lines.length === 0) continue;
+      expect(parseWalName(name)).toBe(expected);
+      for (const l of lines) {
+        const d = decodeEvent(l);
+        expect(d.ok && d.event.seq).toBe(expected++);
+      }
+    }
+    expect(expected).toBe(301);
+  });
+
+  it('fsync none never syncs; batch syncs on the timer', async () => {
+    for (const policy of ['none', 'batch'] as const) {
+      const dir = tmpDir();
+      let syncs = 0;
+      const clock = new ManualClock(0);
+      const fs: FsPort = { ...realFs, datasync: async (fh) => void (syncs++, await realFs.datasync(fh)) };
+      const w = await WalWriter.open({ dir, fsync: policy, nextSeq: 1, fs, clock, batchSyncMs: 10 });
+      await w.append([{ type: 'ENQUEUE', job: 'a', ts: 1, data: {} }]);
+      expect(syncs).toBe(0); // resolved before any sync
+      clock.advance(10); // the batch timer fires here and starts its fdatasync at once
+      expect(syncs).toBe(policy === 'batch' ? 1 : 0);
+      await w.close();
+    }
+  });
+});
+
 describe('snapshots', () => {
-  it('falls back to the backup when the current snapshot is corrupt, and deletes covered segments', async () => {
+  it('falls back to the backup when the current snapshot is corrupt, with the WAL after the backup kept', async () => {
     const dir = tmpDir();
     const clock = new ManualClock(1000);
     const store = await QueueStore.open({ dir, fsync: 'none', clock });
+    const segments = (): string[] => readdirSync(dir).filter((n) => parseWalName(n) !== undefined).sort();
     await store.enqueue('a', {});
-    await store.snapshot(); // snapshot #1: a pending
+    await store.snapshot(); // snapshot #1 (seq 1): a pending
     await store.transition('DISPATCH', 'a');
     await store.transition('ACK', 'a');
     await store.enqueue('b', {});
-    await store.snapshot(); // snapshot #2: a completed, b pending; #1 becomes the backup
-    const segs = readdirSync(dir).filter((n) => parseWalName(n) !== undefined);
-    expect(segs).toHaveLength(1); // every segment wholly before snapshot #2 is gone
+    await store.snapshot(); // snapshot #2 (seq 4): a completed, b pending; #1 becomes the backup
+    expect(segments()).toEqual(['wal-0000000000000002.log', 'wal-0000000000000005.log']); // seq 1 is covered by the backup
+    await store.transition('DISPATCH', 'b');
+    await store.snapshot(); // snapshot #3 (seq 5); #2 becomes the backup
+    expect(segments()).toEqual(['wal-0000000000000005.log', 'wal-0000000000000006.log']);
+    await store.transition('ACK', 'b');
     await store.close({ snapshot: false });
 
     writeFileSync(path.join(dir, 'snapshot.json'), '{"schemaVer":1,"lastSeq":5,"jobs":[],"crc":1}\n');
     const state = readQueueState(dir);
     expect(state.snapshot).toBe('backup');
-    // the backup (seq 1) plus no WAL for seqs 2..5 (deleted): a pending. The WAL it needs is gone,
-    // which is why segments are only deleted after the next snapshot is written.
-    expect(state.jobs.get('a')!.state).toBe('pending');
+    // backup #2 plus every WAL event after it: exactly the state before the corruption
+    expect(Object.fromEntries([...state.jobs].map(([id, j]) => [id, j.state]))).toEqual({ a: 'completed', b: 'completed' });
+    expect(state.lastSeq).toBe(6);
+    // the next snapshot keeps the unreadable file aside instead of making it the backup
+    const reopened = await QueueStore.open({ dir, fsync: 'none', clock });
+    await reopened.close();
+    expect(readdirSync(dir)).toContain('snapshot.json.broken');
+    expect(readQueueState(dir).jobs.get('b')!.state).toBe('completed');
+  });
+
+  it('refuses to start when events between the snapshot and the WAL are missing', async () => {
+    const dir = tmpDir();
+    const store = await QueueStore.open({ dir, fsync: 'none' });
+    await store.enqueue('a', {});
+    await store.snapshot();
+    await store.enqueue('b', {});
+    await store.snapshot();
+    await store.enqueue('c', {});
+    await store.close({ snapshot: false });
+    for (const f of ['snapshot.json', 'snapshot.bak.json']) writeFileSync(path.join(dir, f), 'garbage');
+    let caught: unknown;
+    try {
+      readQueueState(dir);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isWrError(caught, 'SNAPSHOT_CORRUPT')).toBe(true);
+    expect((caught as Error).message).toMatch(/WAL starts at seq 2/);
   });
 
   it('recovers state from snapshot plus the WAL tail after it', async () => {

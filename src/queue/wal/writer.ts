@@ -22,26 +22,26 @@ export interface WalWriterOptions {
   onFsync?: (seconds: number) => void;
 }
 
-interface Waiter {
-  data: string;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
+type Item =
+  | { kind: 'write'; events: Array<Omit<QueueEvent, 'seq'>>; resolve: (events: QueueEvent[]) => void; reject: (err: unknown) => void }
+  | { kind: 'rotate'; resolve: () => void; reject: (err: unknown) => void };
 
 /**
- * Appends events to the current segment. Appends are queued and written in FIFO order; with
- * `fsync: always` every waiting append shares the next fdatasync (group commit), so an append
- * resolves only once it is on disk. `batch` writes at once and syncs every few ms; `none` never
- * syncs (a kill -9 loses nothing, a power cut may). A failed write is cut back to the last
- * whole line so a later append never lands behind half a record.
+ * Appends events to the current segment. Appends and rotations are queued and carried out in
+ * order by one loop, so a segment's name is always the seq of the first event written into it.
+ * seqs are assigned when events are written, so an event still queued at a crash never leaves a
+ * hole or a name ahead of the data. With `fsync: always` every waiting append shares the next
+ * fdatasync (group commit) and resolves only once it is on disk; `batch` writes at once and syncs
+ * every few ms; `none` never syncs (a kill -9 loses nothing, a power cut may). A failed write is
+ * cut back to the last whole line so a later append never lands behind half a record.
  */
 export class WalWriter {
   private fh: fsp.FileHandle | undefined;
   private file = '';
   private size = 0;
   private seq: number;
-  private queue: Waiter[] = [];
-  private flushing = false;
+  private queue: Item[] = [];
+  private flushing: Promise<void> | undefined;
   private syncTimer: TimerHandle | undefined;
   private dirty = false;
   private readonly fs: FsPort;
@@ -75,32 +75,25 @@ export class WalWriter {
     return this.file;
   }
 
-  /** Assigns seqs at once (in call order) and resolves when the events are written per policy. */
-  append(events: Array<Omit<QueueEvent, 'seq'>>): { events: QueueEvent[]; done: Promise<void> } {
-    const withSeq = events.map((e) => ({ ...e, seq: this.seq++ }));
-    const data = withSeq.map(encodeEvent).join('');
-    const done = new Promise<void>((resolve, reject) => this.queue.push({ data, resolve, reject }));
-    if (!this.flushing) void this.flushLoop();
-    return { events: withSeq, done };
+  /** Resolves with the events and their seqs once they are written (and synced, per policy). */
+  append(events: Array<Omit<QueueEvent, 'seq'>>): Promise<QueueEvent[]> {
+    return new Promise<QueueEvent[]>((resolve, reject) => this.push({ kind: 'write', events, resolve, reject }));
   }
 
-  /** Closes the current segment and starts a new one at the next seq. */
-  async rotate(): Promise<void> {
-    await this.drain();
-    await this.closeSegment();
-    await this.startSegment();
+  /** Closes the current segment and starts a new one at the next seq, after every earlier append. */
+  rotate(): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.push({ kind: 'rotate', resolve, reject }));
   }
 
   async close(): Promise<void> {
-    await this.drain();
+    await this.flushing;
     if (this.syncTimer) this.clock.clearTimeout(this.syncTimer);
     await this.closeSegment();
   }
 
-  private async drain(): Promise<void> {
-    while (this.flushing || this.queue.length > 0) {
-      await new Promise<void>((r) => setImmediate(r));
-    }
+  private push(item: Item): void {
+    this.queue.push(item);
+    this.flushing ??= this.flushLoop().finally(() => (this.flushing = undefined));
   }
 
   private async startSegment(): Promise<void> {
@@ -118,27 +111,36 @@ export class WalWriter {
   }
 
   private async flushLoop(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if (head.kind === 'rotate') {
+        this.queue.shift();
         try {
-          const buf = Buffer.from(batch.map((w) => w.data).join(''));
-          await this.writeAll(buf);
-          if (this.opts.fsync === 'always') await this.timedSync();
-          else if (this.opts.fsync === 'batch') this.scheduleSync();
-          for (const w of batch) w.resolve();
-        } catch (err) {
-          for (const w of batch) w.reject(err);
-        }
-        if (this.size >= (this.opts.segmentBytes ?? 64 * 1024 * 1024) && this.queue.length === 0) {
           await this.closeSegment();
           await this.startSegment();
+          head.resolve();
+        } catch (err) {
+          head.reject(err);
         }
+        continue;
       }
-    } finally {
-      this.flushing = false;
+      const batch: Array<Extract<Item, { kind: 'write' }>> = [];
+      while (this.queue[0]?.kind === 'write') batch.push(this.queue.shift() as Extract<Item, { kind: 'write' }>);
+      const first = this.seq;
+      const written = batch.map((w) => w.events.map((e) => ({ ...e, seq: this.seq++ })));
+      try {
+        await this.writeAll(Buffer.from(written.map((evs) => evs.map(encodeEvent).join('')).join('')));
+        if (this.opts.fsync === 'always') await this.timedSync();
+        else if (this.opts.fsync === 'batch') this.scheduleSync();
+        batch.forEach((w, i) => w.resolve(written[i]!));
+      } catch (err) {
+        this.seq = first; // nothing of the batch is on disk: its seqs are free again
+        for (const w of batch) w.reject(err);
+      }
+      if (this.size >= (this.opts.segmentBytes ?? 64 * 1024 * 1024) && this.queue.length === 0) {
+        await this.closeSegment();
+        await this.startSegment();
+      }
     }
   }
 
