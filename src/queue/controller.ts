@@ -3,6 +3,7 @@ import { systemClock, type Clock, type TimerHandle } from '../platform/clock.js'
 import { silentLogger, type Logger } from '../platform/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Job } from './job-state.js';
+import { PendingIndex } from './pending-index.js';
 import type { QueueStore } from './store.js';
 
 /** A job handler; throw `PermanentJobError` to make the job dead at once without retries. */
@@ -27,9 +28,9 @@ export interface ControllerOptions {
   taskTimeoutMs: number;
   snapshotIntervalMs: number;
   backoff: { initialMs: number; maxMs: number; jitter: number };
-  /** Order among eligible pending jobs (default: by id). */
+  /** Dispatch order among pending jobs (default: by id). */
   compare?: (a: Job, b: Job) => number;
-  /** Jobs with the same key never run at once (one file per sink). */
+  /** Jobs with the same key run one at a time, strictly in `compare` order (one file per sink). */
   keyOf?: (job: Job) => string | undefined;
   clock?: Clock;
   random?: () => number;
@@ -55,10 +56,12 @@ interface Running {
 export class QueueController {
   private readonly running = new Map<string, Running>();
   private readonly busyKeys = new Set<string>();
+  private readonly pending: PendingIndex;
   private timeoutTimer: TimerHandle | undefined;
   private snapshotTimer: TimerHandle | undefined;
   private wakeTimer: TimerHandle | undefined;
   private stopping = false;
+  private started = false;
   private pumping = false;
   private repump = false;
   private readonly clock: Clock;
@@ -69,9 +72,17 @@ export class QueueController {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentLogger();
     opts.metrics?.poolSize.set(opts.workers);
+    this.pending = new PendingIndex(opts.compare ?? ((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), opts.keyOf ?? (() => undefined));
+    for (const job of opts.store.jobs()) if (job.state === 'pending') this.pending.add(job);
+    opts.store.subscribe((job) => {
+      if (job.state !== 'pending') return this.pending.remove(job.id);
+      this.pending.add(job);
+      if (this.started) this.kick(); // enqueued, retried or timed out: a slot may take it
+    });
   }
 
   start(): void {
+    this.started = true;
     this.scheduleTimeoutCheck();
     this.scheduleSnapshot();
     this.kick();
@@ -98,7 +109,7 @@ export class QueueController {
 
   /** True when nothing runs and nothing is pending (pending jobs waiting for backoff count). */
   isIdle(): boolean {
-    return this.running.size === 0 && !this.opts.store.jobs().some((j) => j.state === 'pending');
+    return this.running.size === 0 && this.pending.size === 0;
   }
 
   whenIdle(): Promise<void> {
@@ -120,17 +131,14 @@ export class QueueController {
 
   private async pump(): Promise<void> {
     const now = this.clock.now();
-    const pending = this.opts.store.jobs().filter((j) => j.state === 'pending');
-    const eligible = pending.filter((j) => j.notBefore <= now).sort(this.opts.compare ?? ((a, b) => (a.id < b.id ? -1 : 1)));
-    for (const job of eligible) {
+    for (const { job, key } of this.pending.heads(this.busyKeys)) {
       if (this.stopping || this.running.size >= this.opts.workers) break;
-      const key = this.opts.keyOf?.(job);
-      if (key !== undefined && this.busyKeys.has(key)) continue;
-      if (key !== undefined) this.busyKeys.add(key);
+      if (job.notBefore > now) continue; // in backoff: its key waits with it
+      this.busyKeys.add(key);
       try {
         await this.opts.store.transition('DISPATCH', job.id);
       } catch (err) {
-        if (key !== undefined) this.busyKeys.delete(key);
+        this.busyKeys.delete(key);
         this.log.error({ job: job.id, err: errorMessage(err) }, 'dispatch failed');
         continue;
       }
@@ -138,11 +146,11 @@ export class QueueController {
       this.launch(job, key);
     }
     this.updateGauges();
-    const waiting = pending.filter((j) => j.notBefore > now && j.state === 'pending');
-    if (waiting.length > 0) this.wakeAt(Math.min(...waiting.map((j) => j.notBefore)));
+    const wake = this.pending.nextWake(this.busyKeys, now);
+    if (wake !== undefined) this.wakeAt(wake);
   }
 
-  private launch(job: Job, key: string | undefined): void {
+  private launch(job: Job, key: string): void {
     const abort = new AbortController();
     const entry: Running = { job, abort, startedAt: this.clock.now(), timedOut: false, done: Promise.resolve() };
     entry.done = this.opts.handler
@@ -154,7 +162,7 @@ export class QueueController {
       .catch((err: unknown) => this.log.error({ job: job.id, err }, 'recording a job result failed'))
       .finally(() => {
         this.running.delete(job.id);
-        if (key !== undefined) this.busyKeys.delete(key);
+        this.busyKeys.delete(key);
         this.kick();
       });
     this.running.set(job.id, entry);
@@ -235,8 +243,7 @@ export class QueueController {
   private updateGauges(): void {
     const m = this.opts.metrics;
     if (!m) return;
-    const c = this.opts.store.counts();
-    m.queueDepth.set(c.pending);
+    m.queueDepth.set(this.pending.size);
     m.inFlight.set(this.running.size);
   }
 }

@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/platform/clock.js';
+import { PermanentJobError, QueueController, type ControllerOptions, type JobHandler } from '../../src/queue/controller.js';
+import { countByState, type Job } from '../../src/queue/job-state.js';
+import { QueueStore } from '../../src/queue/store.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
+
+/** A handler whose jobs the test finishes by hand: `started` in order, `finish(id, err?)`. */
+function manualHandler(): JobHandler & { started: string[]; running: Set<string>; finish(id: string, err?: Error): void; aborted: string[]; dead: Array<[string, string]> } {
+  const waiters = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+  const h = {
+    started: [] as string[],
+    running: new Set<string>(),
+    aborted: [] as string[],
+    dead: [] as Array<[string, string]>,
+    run(job: Job, signal: AbortSignal): Promise<void> {
+      h.started.push(job.id);
+      h.running.add(job.id);
+      return new Promise<void>((resolve, reject) => {
+        waiters.set(job.id, { resolve, reject });
+        signal.addEventListener('abort', () => {
+          h.aborted.push(job.id);
+          h.finish(job.id, new Error('aborted'));
+        });
+      });
+    },
+    finish(id: string, err?: Error): void {
+      const w = waiters.get(id);
+      if (!w) return;
+      waiters.delete(id);
+      h.running.delete(id);
+      if (err) w.reject(err);
+      else w.resolve();
+    },
+    async onDead(job: Job, reason: string): Promise<void> {
+      h.dead.push([job.id, reason]);
+    },
+  };
+  return h;
+}
+
+async function setup(extra: Partial<ControllerOptions> = {}, dir = tmpDir()) {
+  const clock = new ManualClock(1_000_000);
+  const store = await QueueStore.open({ dir, fsync: 'none', clock });
+  const handler = manualHandler();
+  const controller = new QueueController({
+    store, handler, clock, workers: 2, maxRetry: 3, taskTimeoutMs: 60_000, snapshotIntervalMs: 1_000_000,
+    backoff: { initialMs: 100, maxMs: 250, jitter: 0 }, random: () => 0.5,
+    keyOf: (j) => (typeof j.data.key === 'string' ? j.data.key : undefined),
+    compare: (a, b) => Number(a.data.rank) - Number(b.data.rank),
+    ...extra,
+  });
+  return { dir, clock, store, handler, controller };
+}
+
+/** Yields to the event loop so that anything already due (WAL writes, dispatches) can happen. */
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+};
+
+describe('queue controller', () => {
+  it('retries a failing job with exponential backoff up to max_retry, then it is dead and onDead runs', async () => {
+    const { clock, store, handler, controller } = await setup();
+    await store.enqueue('j', { key: 'k', rank: 1 });
+    controller.start();
+    const startedAt: number[] = [];
+    for (let attempt = 0; attempt <= 3; attempt++) {
+      await until(() => handler.running.has('j'));
+      startedAt.push(clock.now());
+      handler.finish('j', new Error(`boom ${attempt}`));
+      await until(() => store.get('j')!.state !== 'in_flight');
+      if (attempt < 3) {
+        expect(store.get('j')).toMatchObject({ state: 'pending', attempt: attempt + 1, lastError: `boom ${attempt}` });
+        clock.advance(store.get('j')!.notBefore - clock.now() - 1);
+        await settle();
+        expect(handler.running.has('j')).toBe(false); // not a millisecond early
+        clock.advance(1);
+      }
+    }
+    expect(startedAt.slice(1).map((t, i) => t - startedAt[i]!)).toEqual([100, 200, 250]); // 100·2^n, capped at max_ms
+    await until(() => handler.dead.length === 1);
+    expect(store.get('j')).toMatchObject({ state: 'dead', lastError: 'boom 3' });
+    expect(handler.dead).toEqual([['j', 'boom 3']]);
+    await controller.stop();
+  });
+
+  it('a PermanentJobError makes the job dead at once, without retries', async () => {
+    const { store, handler, controller } = await setup();
+    await store.enqueue('j', { key: 'k', rank: 1 });
+    controller.start();
+    await until(() => handler.running.has('j'));
+    handler.finish('j', new PermanentJobError('no such sink'));
+    await until(() => handler.dead.length === 1);
+    expect(store.get('j')).toMatchObject({ state: 'dead', attempt: 0 });
+    expect(handler.started).toEqual(['j']);
+    await controller.stop();
+  });
+
+  it('a job in flight past task_timeout_ms is aborted and requeued without using an attempt, then runs again', async () => {
+    const { clock, store, handler, controller } = await setup({ taskTimeoutMs: 1000 });
+    await store.enqueue('j', { key: 'k', rank: 1 });
+    controller.start();
+    await until(() => handler.running.has('j'));
+    clock.advance(1000);
+    await until(() => handler.started.length === 2); // aborted, requeued (TIMEOUT), dispatched again
+    expect(handler.aborted).toEqual(['j']);
+    expect(store.get('j')).toMatchObject({ state: 'in_flight', attempt: 0 });
+    handler.finish('j');
+    await until(() => store.get('j')!.state === 'completed');
+    await controller.stop();
+  });
+
+  it('runs at most `workers` jobs at once; one per key, each key strictly in order even past a backoff', async () => {
+    const { clock, store, handler, controller } = await setup();
+    // sink a: files 1, 2, 3; sink b: files 1, 2; sink c: file 1
+    for (const [id, key, rank] of [['a3', 'a', 3], ['b2', 'b', 2], ['a1', 'a', 1], ['c1', 'c', 1], ['a2', 'a', 2], ['b1', 'b', 1]] as const) {
+      await store.enqueue(id, { key, rank });
+    }
+    controller.start();
+    await until(() => handler.running.size === 2);
+    await settle();
+    expect([...handler.running].sort()).toEqual(['a1', 'b1']); // the oldest of each sink, two workers
+    handler.finish('a1', new Error('down')); // a1 goes to backoff: a2 must not overtake it
+    await until(() => handler.running.size === 2 && !handler.running.has('a1'));
+    expect([...handler.running].sort()).toEqual(['b1', 'c1']);
+    handler.finish('b1');
+    await until(() => handler.running.has('b2'));
+    handler.finish('c1');
+    handler.finish('b2');
+    await until(() => store.counts().completed === 3);
+    await settle();
+    expect(handler.running.size).toBe(0); // a2 waits for a1's backoff
+    clock.advance(100);
+    await until(() => handler.running.has('a1'));
+    handler.finish('a1');
+    await until(() => handler.running.has('a2'));
+    handler.finish('a2');
+    await until(() => handler.running.has('a3'));
+    handler.finish('a3');
+    await until(() => controller.isIdle());
+    expect(handler.started.filter((id) => id.startsWith('a'))).toEqual(['a1', 'a1', 'a2', 'a3']);
+    expect(store.counts()).toEqual(countByState(store.jobs()));
+    expect(store.counts()).toMatchObject({ completed: 6, pending: 0, in_flight: 0 });
+    await controller.stop();
+  });
+
+  it('a graceful stop aborts in-flight jobs, requeues them and snapshots; a restart runs them', async () => {
+    const first = await setup();
+    await first.store.enqueue('x', { key: 'x', rank: 1 });
+    await first.store.enqueue('y', { key: 'y', rank: 2 });
+    first.controller.start();
+    await until(() => first.handler.running.size === 2);
+    await first.controller.stop();
+    expect(first.handler.aborted.sort()).toEqual(['x', 'y']);
+    expect(first.store.get('x')).toMatchObject({ state: 'pending', attempt: 0 });
+
+    const second = await setup({}, first.dir);
+    expect(second.store.recovery.snapshot).toBe('main');
+    expect(second.store.counts()).toMatchObject({ pending: 2, in_flight: 0 });
+    second.controller.start();
+    await until(() => second.handler.running.size === 2);
+    second.handler.finish('x');
+    second.handler.finish('y');
+    await until(() => second.controller.isIdle());
+    expect(second.store.counts().completed).toBe(2);
+    await second.controller.stop();
+  });
+});
