@@ -10,39 +10,59 @@ import { parseRescueJobId, rescueRank } from '../rescue/file-name.js';
  * files. Other odd names (`..x.dat`) are found, and quarantined by the replayer.
  */
 export interface Found {
-  dats: Array<{ id: string; file: string; size: number; mtimeMs: number }>;
+  /** `size` is undefined for files `known` said not to stat. */
+  dats: Array<{ id: string; file: string; size?: number }>;
   locks: string[];
 }
 
-export function scanRescueDir(root: string): Found {
+/** One walk of the tree; a `.dat` whose id is `known` (already queued) is listed without a stat. */
+export function scanRescueDir(root: string, known: (id: string) => boolean = () => false): Found {
   const found: Found = { dats: [], locks: [] };
   if (!existsSync(root)) return found;
   const walk = (dir: string, rel: string): void => {
-    for (const name of readdirSync(dir)) {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return; // a group directory removed while we walked
+    }
+    for (const e of entries) {
+      const name = e.name;
       if (isOwnFile(name)) continue;
       if (rel === '' && (name === 'dead' || name === 'recover.lock')) continue;
       const full = path.join(dir, name);
-      let st;
-      try {
-        st = statSync(full);
-      } catch {
-        continue; // replayed and deleted while we walked
-      }
       const id = rel ? `${rel}/${name}` : name;
-      if (st.isDirectory()) walk(full, id);
-      else if (name.endsWith('.dat')) found.dats.push({ id, file: full, size: st.size, mtimeMs: st.mtimeMs });
-      else if (name.endsWith('.dat.lock')) found.locks.push(full);
+      if (e.isDirectory()) walk(full, id);
+      else if (name.endsWith('.dat')) {
+        if (known(id)) found.dats.push({ id, file: full });
+        else {
+          try {
+            found.dats.push({ id, file: full, size: statSync(full).size });
+          } catch {
+            // replayed and deleted while we walked
+          }
+        }
+      } else if (name.endsWith('.dat.lock')) found.locks.push(full);
     }
   };
   walk(root, '');
   return found;
 }
 
-/** Queue payload of a replay job: the sink it serialises on and its (time, seq) order. */
-export function jobPayload(id: string): { key: string; rank: string; time: number } {
+/**
+ * Queue payload of a replay job: the sink it serialises on, its (time, seq) order, and the file's
+ * size when enqueued (a released file does not change), so backlog figures need no stat per job.
+ */
+export function jobPayload(id: string, bytes?: number): { key: string; rank: string; time: number; bytes?: number } {
+  const size = bytes === undefined ? {} : { bytes };
   const r = parseRescueJobId(id);
-  if (!r) return { key: `?/${id}`, rank: '', time: 0 };
-  return { key: `${r.group}/${r.name.sink}`, rank: rescueRank(r.name), time: r.name.time };
+  if (!r) return { key: `?/${id}`, rank: '', time: 0, ...size };
+  return { key: `${r.group}/${r.name.sink}`, rank: rescueRank(r.name), time: r.name.time, ...size };
+}
+
+/** The file size a replay job was enqueued with, if it was recorded. */
+export function jobBytes(job: Job): number | undefined {
+  return typeof job.data.bytes === 'number' ? job.data.bytes : undefined;
 }
 
 /** The sink a replay job serialises on (`<group>/<sink>`), read back from its payload. */

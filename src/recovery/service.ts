@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { watch } from 'chokidar';
 import type { WorkRoot } from '../config/work-root.js';
+import { errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
@@ -10,7 +10,8 @@ import { QueueStore } from '../queue/store.js';
 import { ownerState, salvage } from '../rescue/salvage.js';
 import { RecoverCheckpoint } from './checkpoint.js';
 import { lockRescueDir } from './dir-lock.js';
-import { isOwnFile, jobPayload, jobRank, jobSinkKey, scanRescueDir } from './discovery.js';
+import { jobPayload, jobRank, jobSinkKey, scanRescueDir } from './discovery.js';
+import { RescueWatcher } from './rescue-watcher.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { ReplayHandler } from './replayer.js';
 import { StatReporter } from './stat-reporter.js';
@@ -78,46 +79,41 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   o.setHealth?.(() => reporter.healthProblem());
   let salvaged = 0;
 
-  const enqueue = async (id: string): Promise<void> => {
+  const enqueue = async (id: string, bytes?: number): Promise<void> => {
     const job = store.get(id);
     if (job && (job.state === 'pending' || job.state === 'in_flight' || job.state === 'dead')) return;
-    if (await store.enqueue(id, jobPayload(id))) {
+    if (await store.enqueue(id, jobPayload(id, bytes))) {
       o.metrics?.jobsEnqueued.inc();
       log.info({ job: id }, 'rescue file enqueued');
     }
   };
   /** One pass: salvage dead writers' files, enqueue every .dat; returns how many files wait. */
   const scan = async (): Promise<number> => {
-    const found = scanRescueDir(rescueDir);
+    const found = scanRescueDir(rescueDir, (id) => store.get(id) !== undefined);
     for (const lock of found.locks) {
       if (ownerState(lock, clock.now()) !== 'gone') continue;
       const res = await salvage(lock);
       salvaged++;
       log.warn({ file: res.file, tornBytes: res.tornBytes }, 'stale rescue file salvaged');
-      found.dats.push({ id: path.relative(rescueDir, res.file).split(path.sep).join('/'), file: res.file, size: statSync(res.file).size, mtimeMs: 0 });
+      found.dats.push({ id: path.relative(rescueDir, res.file).split(path.sep).join('/'), file: res.file, size: statSync(res.file).size });
     }
-    for (const d of found.dats) await enqueue(d.id);
+    // concurrently: the WAL writes all new ENQUEUE events of a pass in one append
+    await Promise.all(found.dats.map((d) => enqueue(d.id, d.size)));
     controller.kick();
+    watcher.update(found.dats.length);
     return found.dats.length;
   };
+  const watcher = new RescueWatcher(
+    rescueDir,
+    (id) =>
+      void enqueue(id)
+        .then(() => controller.kick())
+        .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'enqueue failed')),
+    log,
+  );
 
   await scan();
   controller.start();
-  const watcher = watch(rescueDir, {
-    ignoreInitial: true,
-    ignored: (p: string) => {
-      const base = path.basename(p);
-      const rel = path.relative(rescueDir, p);
-      return isOwnFile(base) || base.endsWith('.lock') || rel === 'dead' || rel.startsWith(`dead${path.sep}`);
-    },
-  });
-  const onFile = (p: string): void => {
-    if (!p.endsWith('.dat')) return;
-    void enqueue(path.relative(rescueDir, p).split(path.sep).join('/'))
-      .then(() => controller.kick())
-      .catch((err: unknown) => log.error({ err }, 'enqueue failed'));
-  };
-  watcher.on('add', onFile).on('change', onFile);
 
   await new Promise<void>((resolve) => {
     let timer: TimerHandle | undefined;

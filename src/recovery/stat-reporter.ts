@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../platform/clock.js';
 import type { QueueStore } from '../queue/store.js';
 import type { RecoverCheckpoint } from './checkpoint.js';
-import { jobSinkKey } from './discovery.js';
+import { jobBytes, jobSinkKey } from './discovery.js';
 import type { ReplayHandler } from './replayer.js';
 
 const AVG_LINE_BYTES_DEFAULT = 200;
@@ -31,11 +31,13 @@ export class StatReporter {
     for (const j of this.d.store.jobs()) {
       if (j.state !== 'pending' && j.state !== 'in_flight') continue;
       const key = jobSinkKey(j);
-      let size: number;
-      try {
-        size = statSync(path.join(this.d.rescueDir, j.id)).size;
-      } catch {
-        continue;
+      let size = jobBytes(j);
+      if (size === undefined) {
+        try {
+          size = statSync(path.join(this.d.rescueDir, j.id)).size;
+        } catch {
+          continue;
+        }
       }
       const done = this.d.checkpoint.get(j.id)?.offset ?? 0;
       const b = out.get(key) ?? { bytes: 0, oldest: Infinity };

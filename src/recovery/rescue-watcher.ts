@@ -1,0 +1,67 @@
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Logger } from '../platform/logger.js';
+import { isOwnFile } from './discovery.js';
+
+/** Above this many waiting rescue files the watcher is closed and the rescan alone finds files. */
+export const WATCH_MAX_FILES = 1000;
+
+/**
+ * chokidar on the rescue directory, so a released file is picked up at once rather than at the
+ * next rescan. chokidar keeps one watch per file and re-reads a whole directory (lstat of every
+ * entry) for each file event in it, so with a backlog of N files every replayed-and-deleted file
+ * costs O(N): 10k files took 6 minutes here. A large backlog has plenty of work queued anyway, so
+ * above WATCH_MAX_FILES waiting files the watcher is closed and the periodic rescan (which needs
+ * no watch at all) carries on; below half of it the watcher is started again.
+ */
+export class RescueWatcher {
+  private watcher: FSWatcher | undefined;
+  private closing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly rescueDir: string,
+    private readonly onDat: (id: string) => void,
+    private readonly log: Logger,
+  ) {}
+
+  get watching(): boolean {
+    return this.watcher !== undefined;
+  }
+
+  /** Starts or stops watching for the number of rescue files now waiting. */
+  update(waiting: number): void {
+    if (this.watcher && waiting > WATCH_MAX_FILES) {
+      this.log.info({ waiting }, 'large rescue backlog: directory watcher closed, rescans find new files');
+      this.stop();
+    } else if (!this.watcher && waiting <= WATCH_MAX_FILES / 2) {
+      this.start();
+    }
+  }
+
+  private start(): void {
+    const root = this.rescueDir;
+    const dead = path.join(root, 'dead');
+    this.watcher = watch(root, {
+      ignoreInitial: true,
+      ignored: (p: string) => {
+        const base = path.basename(p);
+        return isOwnFile(base) || base.endsWith('.lock') || p === dead || p.startsWith(`${dead}${path.sep}`);
+      },
+    });
+    const onFile = (p: string): void => {
+      if (p.endsWith('.dat')) this.onDat(path.relative(root, p).split(path.sep).join('/'));
+    };
+    this.watcher.on('add', onFile).on('change', onFile);
+  }
+
+  private stop(): void {
+    const w = this.watcher;
+    this.watcher = undefined;
+    if (w) this.closing = this.closing.then(() => w.close());
+  }
+
+  async close(): Promise<void> {
+    this.stop();
+    await this.closing;
+  }
+}
