@@ -124,6 +124,8 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
       if (statTimer) clock.clearTimeout(statTimer);
       resolve();
     };
+    // a stop signal may have come while the queue was opening: it has fired already then
+    if (o.signal.aborted) return finish();
     o.signal.addEventListener('abort', finish, { once: true });
     const tick = (): void => {
       void scan()

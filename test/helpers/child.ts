@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach } from 'vitest';
 
 export interface RunningChild {
   child: ChildProcess;
@@ -7,7 +8,18 @@ export interface RunningChild {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `node <script> ...args` and collects its output. */
+const started: RunningChild[] = [];
+
+// A test that fails half-way must not leave a daemon running (or a mount busy).
+afterEach(async () => {
+  for (const c of started.splice(0)) {
+    if (c.child.exitCode !== null || c.child.signalCode !== null) continue;
+    c.child.kill('SIGKILL');
+    await c.exit;
+  }
+});
+
+/** Starts `node <script> ...args` and collects its output; killed after the test if still running. */
 export function startNode(script: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunningChild {
   const child = spawn(process.execPath, [script, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -15,7 +27,9 @@ export function startNode(script: string, args: string[], opts: { cwd?: string; 
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  return { child, stdout: () => out, stderr: () => err, exit };
+  const running = { child, stdout: () => out, stderr: () => err, exit };
+  started.push(running);
+  return running;
 }
 
 /** Resolves when the child's stdout has printed `count` lines, or it exited. */
