@@ -6,8 +6,13 @@ import { ERROR_CODES, WrError, errorMessage } from '../errors.js';
  * failed, 2 usage or config error, 3 runtime error. User errors print one line, never a stack.
  */
 export async function runMain(program: Command, argv = process.argv): Promise<void> {
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // addCommand() does not pass these on, so a subcommand's usage error would exit 1 by itself
+  const override = (cmd: Command): void => {
+    cmd.exitOverride();
+    cmd.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    cmd.commands.forEach(override);
+  };
+  override(program);
   let code: number;
   try {
     await program.parseAsync(argv);

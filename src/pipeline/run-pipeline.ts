@@ -5,6 +5,7 @@ import type { WorkRoot } from '../config/work-root.js';
 import type { SourceConfig } from '../config/work-root-schema.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
+import type { FsPort } from '../platform/fs-port.js';
 import type { Logger } from '../platform/logger.js';
 import { renderTable } from '../cli/table.js';
 import { Engine } from './engine.js';
@@ -21,6 +22,8 @@ export interface PipelineRunOptions {
   log: Logger;
   metrics?: Metrics;
   print: (text: string) => void;
+  /** File operations of sinks and rescue writers (tests inject ENOSPC here). */
+  fs?: FsPort;
 }
 
 export interface PipelineSummary {
@@ -42,7 +45,7 @@ const MAX_UNCOMMITTED = 256;
  */
 export async function runPipeline(o: PipelineRunOptions): Promise<PipelineSummary> {
   const t0 = o.clock.now();
-  const engine = new Engine(o.wr, { clock: o.clock, log: o.log, ...(o.metrics ? { metrics: o.metrics } : {}) });
+  const engine = new Engine(o.wr, { clock: o.clock, log: o.log, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.fs ? { fs: o.fs } : {}) });
   const runDir = path.resolve(o.wr.root, 'data', '.run');
   const sources = o.wr.sources.filter((s) => s.enable);
   for (const s of sources) {

@@ -62,6 +62,9 @@ export function readQueueState(dir: string): QueueState {
   let tornBytes = 0;
   let tail: QueueState['tail'];
   segs.forEach(({ file, firstSeq }, i) => {
+    const next = segs[i + 1];
+    // wholly covered by the snapshot: kept only for a fall-back to the backup, nothing to read now
+    if (next && next.firstSeq - 1 <= snapshot.lastSeq) return;
     const scan = scanSegment(file, firstSeq);
     const firstBad = scan.bad[0];
     if (firstBad) {

@@ -1,0 +1,112 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadWorkRoot } from '../../src/config/work-root.js';
+import { runPipeline } from '../../src/pipeline/run-pipeline.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { realFs, type FsPort } from '../../src/platform/fs-port.js';
+import type { Logger } from '../../src/platform/logger.js';
+import { bin } from '../helpers/cli.js';
+import { startNode } from '../helpers/child.js';
+import { compareNs, rescueFilesIn, rescueNs } from '../helpers/outputs.js';
+import { range } from '../helpers/rescue-files.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
+import { makeInput, makeWorkRoot } from '../helpers/work-root.js';
+
+const N = 20_000;
+const expected = range(0, N).filter((i) => i % 11 !== 10);
+const mounted: string[] = [];
+
+afterEach(() => {
+  // lazy: the helper kills a daemon left by a failed test after this hook has run
+  for (const m of mounted.splice(0)) execFileSync('umount', ['-l', m]);
+});
+
+/** A small tmpfs, where this machine lets the test mount one (root in its sandbox); else undefined. */
+function smallTmpfs(dir: string, size: string): boolean {
+  mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return false;
+  }
+  mounted.push(dir);
+  return true;
+}
+
+/** A work root whose only sink is down for good, so every record goes to rescue at `rescueDir`. */
+function downRoot(rescueDir: string): string {
+  return makeWorkRoot(tmpDir(), {
+    input: makeInput(N),
+    engine: `rescue: { path: ${rescueDir}, durability: fsync }\nreconnect: { initial_ms: 20, max_ms: 50, jitter: 0 }\n`,
+    groups: { app: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: main\n      connect: rescue_json\n      params: { file: app.json, stages: [{ unhealthy: forever }] }\n' },
+    infra: {},
+  });
+}
+
+/** Every complete line of the rescue files parses (rescueNs throws otherwise) and none is cut: files end in `\n`. */
+function wholeLines(rescueDir: string): number[] {
+  for (const f of rescueFilesIn(rescueDir)) {
+    const text = readFileSync(f, 'utf8');
+    expect(text === '' || text.endsWith('\n'), f).toBe(true);
+  }
+  return rescueNs(rescueDir);
+}
+
+describe('disk full on the rescue directory', () => {
+  it('wparse does not crash, logs one clear error, keeps no partial line, and resumes when space returns', async () => {
+    const rescueDir = path.join(tmpDir(), 'rescue');
+    if (smallTmpfs(rescueDir, '512k')) {
+      // a real ENOSPC: the whole outage needs about 2 MB of rescue file
+      const root = downRoot(rescueDir);
+      const d = startNode(bin('wparse'), ['daemon', '-w', root]);
+      const logFile = path.join(root, 'data/logs/wparse.log');
+      const log = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+      await until(() => log().includes('rescue write failed'), 20_000);
+      const stuck = wholeLines(rescueDir).length;
+      expect(stuck).toBeGreaterThan(0);
+      expect(stuck).toBeLessThan(expected.length); // input paused, not dropped
+      expect(d.child.exitCode).toBeNull(); // still running
+      execFileSync('mount', ['-o', 'remount,size=64m', rescueDir]); // space returns
+      await until(() => log().includes('rescue writes resumed'), 20_000);
+      await until(() => rescueFilesIn(rescueDir).length === 1 && wholeLines(rescueDir).length === expected.length, 20_000);
+      d.child.kill('SIGTERM');
+      expect((await d.exit).code).toBe(0);
+      expect(log().split('\n').filter((l) => l.includes('rescue write failed'))).toHaveLength(1);
+      expect(rescueFilesIn(rescueDir).every((f) => f.endsWith('.dat'))).toBe(true);
+      expect(compareNs(expected, wholeLines(rescueDir))).toEqual({ missing: [], duplicates: 0 });
+      return;
+    }
+    // No tmpfs here: the same story in process, ENOSPC injected through the fs port mid-write.
+    const root = downRoot(rescueDir);
+    let full = true;
+    let written = 0;
+    const fs: FsPort = {
+      ...realFs,
+      writeSync(fh, buf) {
+        if (full && written > 200_000) {
+          realFs.writeSync(fh, buf.subarray(0, buf.length >> 1));
+          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        }
+        written += buf.length;
+        realFs.writeSync(fh, buf);
+      },
+    };
+    const errors: string[] = [];
+    const info: string[] = [];
+    const log = { error: (_o: unknown, m: string) => errors.push(m), warn: () => {}, info: (_o: unknown, m: string) => info.push(m), debug: () => {} } as unknown as Logger;
+    const ac = new AbortController();
+    const run = runPipeline({ wr: loadWorkRoot(root), mode: 'daemon', signal: ac.signal, clock: systemClock, log, print: () => {}, fs });
+    await until(() => errors.includes('rescue write failed: input paused until it succeeds'), 20_000);
+    expect(wholeLines(rescueDir).length).toBeLessThan(expected.length);
+    full = false;
+    await until(() => info.includes('rescue writes resumed'), 20_000);
+    await until(() => wholeLines(rescueDir).length === expected.length, 20_000);
+    ac.abort();
+    await run;
+    expect(errors.filter((e) => e.startsWith('rescue write failed'))).toHaveLength(1);
+    expect(compareNs(expected, wholeLines(rescueDir))).toEqual({ missing: [], duplicates: 0 });
+  });
+});

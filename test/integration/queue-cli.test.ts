@@ -1,0 +1,90 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bin, cli } from '../helpers/cli.js';
+import { startNode } from '../helpers/child.js';
+import { until } from '../helpers/until.js';
+import { fileLines, outputNs } from '../helpers/outputs.js';
+import { range, T0, writeRescueFile } from '../helpers/rescue-files.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { makeWorkRoot } from '../helpers/work-root.js';
+
+const FAST = 'recovery: { idle_exit_ms: 200, scan_interval_ms: 50 }\nperformance: { rate_limit_rps: 0 }\n';
+
+describe('wprescue queue commands', () => {
+  it('enqueue adds released rescue files once, refuses files outside rescue.path or with a foreign name', () => {
+    const root = makeWorkRoot(tmpDir(), { engine: FAST });
+    const rescue = path.join(root, 'data/rescue');
+    const f = writeRescueFile(rescue, 'app', 'main', T0, 0, range(0, 20));
+    const first = cli('wprescue', ['enqueue', f, '-w', root]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe('enqueued: app/main-2026-11-22_10:00:00-0.dat\n');
+    expect(cli('wprescue', ['enqueue', f, '-w', root]).stdout).toBe('already queued: app/main-2026-11-22_10:00:00-0.dat\n');
+    const st = JSON.parse(cli('wprescue', ['status', '--json', '-w', root]).stdout) as { counts: Record<string, number>; jobs: { pending: Array<{ id: string }> } };
+    expect(st.counts.pending).toBe(1);
+    expect(st.jobs.pending.map((j) => j.id)).toEqual(['app/main-2026-11-22_10:00:00-0.dat']);
+
+    const outside = path.join(tmpDir(), 'x-2026-11-22_10:00:00-0.dat');
+    writeFileSync(outside, '');
+    const o = cli('wprescue', ['enqueue', outside, '-w', root]);
+    expect([o.code, o.stderr]).toEqual([2, expect.stringMatching(/is not inside the rescue directory/)]);
+    mkdirSync(path.join(rescue, 'app'), { recursive: true });
+    writeFileSync(path.join(rescue, 'app', 'notes.dat'), '');
+    const n = cli('wprescue', ['enqueue', path.join(rescue, 'app', 'notes.dat'), '-w', root]);
+    expect([n.code, n.stderr]).toEqual([2, expect.stringMatching(/not a released rescue file/)]);
+    rmSync(path.join(rescue, 'app', 'notes.dat')); // (batch would quarantine it and exit 1)
+
+    expect(cli('wprescue', ['batch', '-w', root]).code).toBe(0);
+    expect(outputNs(path.join(root, 'data/out_dat/app.json'))).toEqual(range(0, 20));
+  });
+
+  it('a damaged WAL record before the tail stops start-up naming file and offset; queue repair keeps a backup and fixes it', async () => {
+    const root = makeWorkRoot(tmpDir(), { engine: FAST });
+    const rescue = path.join(root, 'data/rescue');
+    for (let i = 0; i < 3; i++) writeRescueFile(rescue, 'app', 'main', T0 + i * 1000, 0, range(i * 10, i * 10 + 10));
+    // a daemon killed before its first snapshot: the whole history is in the WAL only
+    const d = startNode(bin('wprescue'), ['daemon', '-w', root]);
+    await until(() => outputNs(path.join(root, 'data/out_dat/app.json')).length === 30, 20_000);
+    d.child.kill('SIGKILL');
+    await d.exit;
+    const qdir = path.join(root, 'data/.run/queue');
+    const seg = readdirSync(qdir).filter((n) => n.startsWith('wal-') && readFileSync(path.join(qdir, n), 'utf8').length > 0).sort()[0]!;
+    const file = path.join(qdir, seg);
+    const text = readFileSync(file, 'utf8');
+    const second = text.indexOf('\n') + 1;
+    writeFileSync(file, `${text.slice(0, second + 2)}9${text.slice(second + 3)}`); // "seq":N → a digit changed: CRC mismatch
+    const r = cli('wprescue', ['batch', '-w', root]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split('\n')).toEqual([`wprescue: queue WAL ${file} at byte ${second}: CRC mismatch; run \`wprescue queue repair\` (it keeps a backup)`]);
+    const st = cli('wprescue', ['status', '-w', root]);
+    expect(st.code).toBe(3); // status reads the same WAL and says the same
+    const rep = cli('wprescue', ['queue', 'repair', '-w', root]);
+    expect(rep.code, rep.stderr).toBe(0);
+    expect(rep.stdout).toMatch(new RegExp(`repaired ${file}: dropped 1 damaged record\\(s\\) and 0 torn byte\\(s\\); backup ${file}\\.broken`));
+    expect(readFileSync(`${file}.broken`, 'utf8')).not.toBe(text);
+    expect(fileLines(file)).toHaveLength(text.split('\n').filter(Boolean).length - 1);
+    writeRescueFile(rescue, 'app', 'main', T0 + 9000, 0, range(30, 35));
+    expect(cli('wprescue', ['batch', '-w', root]).code).toBe(0);
+    expect(outputNs(path.join(root, 'data/out_dat/app.json'))).toEqual(range(0, 35));
+    expect(cli('wprescue', ['queue', 'repair', '-w', root]).stdout).toMatch(/nothing to repair/);
+  });
+});
+
+describe('wpgen sample', () => {
+  it('writes exactly -n lines, round-robin over every models/**/sample.dat line in path order', () => {
+    const root = makeWorkRoot(tmpDir());
+    for (const [dir, text] of [['a', 'a1\na2\n'], ['b/deep', 'b1\r\n\n']] as const) {
+      mkdirSync(path.join(root, 'models', dir), { recursive: true });
+      writeFileSync(path.join(root, 'models', dir, 'sample.dat'), text);
+    }
+    const r = cli('wpgen', ['sample', '-n', '7', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/wrote 7 lines from 3 sample line\(s\)/);
+    expect(fileLines(path.join(root, 'data/in_dat/gen.dat'))).toEqual(['a1', 'a2', 'b1', 'a1', 'a2', 'b1', 'a1']);
+    expect(cli('wpgen', ['sample', '-n', '0', '-w', root]).code).toBe(0);
+    expect(existsSync(path.join(root, 'data/in_dat/gen.dat'))).toBe(true);
+    const none = cli('wpgen', ['sample', '-n', '5', '-w', makeWorkRoot(tmpDir())]);
+    expect([none.code, none.stderr]).toEqual([2, expect.stringMatching(/no sample lines/)]);
+    expect(cli('wpgen', ['sample', '-w', root]).code).toBe(2); // -n is required
+  });
+});
