@@ -158,7 +158,7 @@ program.addCommand(
           const rescue = path.resolve(wr.root, wr.engine.rescue.path);
           const release = await lockRescueDir(rescue, () => undefined);
           try {
-            for (const d of cleanData(wr.root, rescue)) out(`cleaned ${d}`);
+            for (const d of cleanData(wr)) out(`removed ${d}`);
           } finally {
             await release();
           }

@@ -221,6 +221,17 @@ function resolveSinks(raw: RawGroup, src: YamlSource, connectors: ReturnType<typ
     for (const [k, f] of Object.entries(spec.params)) {
       if (f.required && params[k] === undefined) problemAt(ctx, node, `${at}.params.${k}`, `missing required param of ${conn.type} (set it on connector ${conn.id} or here)`);
     }
+    if (s.filter) {
+      const given = (['equals', 'matches', 'in'] as const).filter((k) => k in s.filter!);
+      if (given.length !== 1) problemAt(ctx, src.doc.getIn(['group', 'sinks', i, 'filter'], true) as Node, `${at}.filter`, `give exactly one of equals, matches or in (got ${given.join(', ') || 'none'})`);
+    }
+    if (s.expect) {
+      const e = s.expect;
+      const eNode = src.doc.getIn(['group', 'sinks', i, 'expect'], true) as Node;
+      if (e.ratio !== undefined && (e.min !== undefined || e.max !== undefined)) problemAt(ctx, eNode, `${at}.expect`, 'ratio/tol cannot be combined with min/max');
+      else if (e.tol !== undefined && e.ratio === undefined) problemAt(ctx, eNode, `${at}.expect.tol`, 'tol needs a ratio');
+      else if (e.min !== undefined && e.max !== undefined && e.min > e.max) problemAt(ctx, eNode, `${at}.expect`, `min ${e.min} is greater than max ${e.max}`);
+    }
     if (s.filter?.matches) {
       try {
         new RegExp(s.filter.matches);

@@ -1,6 +1,8 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { WorkRoot } from '../config/work-root.js';
+import { sinkCounts } from './stat.js';
 
 /** The package root: its conf/, sink/ and models/ are the ready work root that `wproj init` copies. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,14 +30,29 @@ export function initWorkRoot(dir: string): { created: string[]; kept: string[] }
   return { created, kept };
 }
 
-/** `wproj data clean`: sink outputs, rescue files and checkpoint, run state (queue, source checkpoints), logs. Inputs stay. */
-export function cleanData(root: string, rescuePath: string): string[] {
+/**
+ * `wproj data clean`: every file sink's output (wherever its base points), data/out_dat, the
+ * rescue directory (files, dead/, recover.lock), run state (the configured queue dir and
+ * data/.run) and the log files. Inputs stay. Returns what it removed.
+ */
+export function cleanData(wr: WorkRoot): string[] {
   const removed: string[] = [];
-  for (const d of [path.join(root, 'data', 'out_dat'), rescuePath, path.join(root, 'data', '.run'), path.join(root, 'data', 'logs')]) {
-    if (!existsSync(d)) continue;
+  const rm = (p: string): void => {
+    if (!existsSync(p)) return;
+    rmSync(p, { recursive: true, force: true });
+    removed.push(p);
+  };
+  const emptyDir = (d: string): void => {
+    if (!existsSync(d)) return;
     // keep the wprescue lock the caller holds while cleaning
     for (const name of readdirSync(d)) if (!name.startsWith('.wprescue')) rmSync(path.join(d, name), { recursive: true, force: true });
     removed.push(d);
-  }
+  };
+  for (const s of sinkCounts(wr).items) rm(s.path);
+  emptyDir(path.join(wr.root, 'data', 'out_dat'));
+  emptyDir(path.resolve(wr.root, wr.engine.rescue.path));
+  rm(path.resolve(wr.root, wr.engine.queue.dir));
+  emptyDir(path.join(wr.root, 'data', '.run'));
+  for (const cmd of ['wparse', 'wprescue', 'wproj', 'wpgen']) rm(path.resolve(wr.root, wr.engine.log.file.replaceAll('{cmd}', cmd)));
   return removed;
 }

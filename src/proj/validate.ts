@@ -1,4 +1,4 @@
-import type { GroupSpec, WorkRoot } from '../config/work-root.js';
+import type { GroupSpec, SinkSpec, WorkRoot } from '../config/work-root.js';
 import { sinkCounts, sourceCounts } from './stat.js';
 
 /**
@@ -40,6 +40,8 @@ export interface ValidateReport {
 const EPS = 1e-12;
 export const fmtNum = (n: number): string => String(Number(n.toFixed(3)));
 
+const hasExpect = (x: SinkSpec['expect']): x is NonNullable<SinkSpec['expect']> => x !== undefined && (x.ratio !== undefined || x.min !== undefined || x.max !== undefined);
+
 export function validateSinks(wr: WorkRoot, inputCnt?: number): ValidateReport {
   const totalInput = inputCnt ?? sourceCounts(wr).total;
   const counts = sinkCounts(wr);
@@ -64,7 +66,7 @@ function validateGroup(g: GroupSpec, totalInput: number, linesOf: (g: string, s:
     if (severity) issues.push({ severity, group: g.name, ...(sink ? { sink } : {}), msg });
   };
   const ignored = denom === 0 || denom < e.min_samples;
-  if (ignored && g.sinks.some((s) => s.expect)) {
+  if (ignored && g.sinks.some((s) => hasExpect(s.expect))) {
     issues.push({ severity: 'WARN', group: g.name, msg: denom === 0 ? 'ignored: denominator is zero (no samples)' : `ignored: samples ${denom} < min_samples ${e.min_samples}` });
   }
   let sumActual = 0;
@@ -75,7 +77,7 @@ function validateGroup(g: GroupSpec, totalInput: number, linesOf: (g: string, s:
     const r = denom > 0 ? n / denom : 0;
     const x = s.expect;
     const base = { group: g.name, sink: s.name, lines: n, denom, actual: r };
-    if (!x || (x.ratio === undefined && x.min === undefined && x.max === undefined)) {
+    if (!x || !hasExpect(x)) {
       others += n;
       out.push({ ...base, expected: '-', verdict: '-' });
       return;
