@@ -1,0 +1,33 @@
+// wparse batch, file → rules → json file sink, 1M lines of 150–250 bytes, beside a bare Node
+// read-split-write of the same file in the same run (SPEC section 11: ≥ 600k lines/s and ≥ 25%).
+import path from 'node:path';
+import { LINES, bareReadSplitWrite, benchWorkRoot, clean, median, repeat, report, scratch, timeCli, writeInput } from './lib.mjs';
+
+const dir = scratch('pipeline');
+const input = path.join(dir, 'input.log');
+writeInput(input, LINES);
+const rates = [];
+const bare = [];
+await repeat(async (i) => {
+  const root = benchWorkRoot(path.join(dir, `wr-${i}`), { input, connector: '    type: file\n    params: { file: out.json, fmt: json }' });
+  const { seconds } = await timeCli('wparse', ['batch', '-w', root]);
+  const b = await bareReadSplitWrite(input, path.join(dir, `bare-${i}.log`));
+  clean(root);
+  clean(path.join(dir, `bare-${i}.log`));
+  if (i >= 0) {
+    rates.push(LINES / seconds);
+    bare.push(b.lines / b.seconds);
+  }
+});
+clean(dir);
+report({
+  bench: 'pipeline',
+  figure: `wparse batch, ${LINES} lines → rule → json file sink (whole process)`,
+  value: Math.round(median(rates)),
+  unit: 'lines/s',
+  baseline: 'bare Node read-split-write of the same file',
+  baselineValue: Math.round(median(bare)),
+  ratio: +(median(rates) / median(bare)).toFixed(2),
+  runs: rates.map(Math.round),
+  target: '>= 600000 lines/s and ratio >= 0.25',
+});
