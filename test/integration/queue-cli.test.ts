@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { bin, cli } from '../helpers/cli.js';
 import { startNode } from '../helpers/child.js';
 import { until } from '../helpers/until.js';
-import { fileLines, outputNs } from '../helpers/outputs.js';
+import { fileLines, outputNs, rescueFilesIn } from '../helpers/outputs.js';
 import { range, T0, writeRescueFile } from '../helpers/rescue-files.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { makeWorkRoot } from '../helpers/work-root.js';
@@ -44,8 +44,8 @@ describe('wprescue queue commands', () => {
     for (let i = 0; i < 3; i++) writeRescueFile(rescue, 'app', 'main', T0 + i * 1000, 0, range(i * 10, i * 10 + 10));
     // a daemon killed before its first snapshot: the whole history is in the WAL only
     const d = startNode(bin('wprescue'), ['daemon', '-w', root]);
-    await until(() => outputNs(path.join(root, 'data/out_dat/app.json')).length === 30, 20_000);
-    d.child.kill('SIGKILL');
+    await until(() => outputNs(path.join(root, 'data/out_dat/app.json')).length === 30 && rescueFilesIn(rescue).length === 0, 20_000);
+    d.child.kill('SIGKILL'); // every file replayed and deleted, so a restart repeats nothing
     await d.exit;
     const qdir = path.join(root, 'data/.run/queue');
     const seg = readdirSync(qdir).filter((n) => n.startsWith('wal-') && readFileSync(path.join(qdir, n), 'utf8').length > 0).sort()[0]!;
