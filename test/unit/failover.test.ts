@@ -106,15 +106,22 @@ describe('sink failover to rescue files', () => {
     const dir = tmpDir();
     const clock = new ManualClock(0);
     let full = true;
+    let failed = 0;
+    let cut = 0;
     const fs: FsPort = {
       ...realFs,
       writeSync(fh, buf) {
         if (full) {
           // write half, then fail like a real ENOSPC mid-write
           realFs.writeSync(fh, buf.subarray(0, Math.floor(buf.length / 2)));
+          failed++;
           throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
         }
         realFs.writeSync(fh, buf);
+      },
+      async truncate(fh, len) {
+        await realFs.truncate(fh, len);
+        cut++;
       },
     };
     const errors: string[] = [];
@@ -123,11 +130,13 @@ describe('sink failover to rescue files', () => {
     const sink = new FailoverSink(backend, options(dir, clock, { fs, log: log as never }));
     let done = false;
     const p = sink.write(range(0, 5)).then(() => (done = true));
-    await until(() => errors.length > 0);
-    for (let i = 0; i < 5; i++) {
+    await until(() => errors.length > 0 && cut === 1);
+    for (let attempt = 2; attempt <= 5; attempt++) {
+      await settle(); // the failed attempt schedules its retry
       clock.advance(1000); // retries keep failing while the disk is full
-      await settle();
+      await until(() => cut === attempt);
     }
+    expect(failed).toBe(5);
     expect(done).toBe(false); // input paused (backpressure), not crashed
     expect(errors.filter((e) => e.includes('rescue write failed'))).toHaveLength(1);
     const lockFile = rescueFiles(dir)[0]!;
