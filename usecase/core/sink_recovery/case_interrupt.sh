@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# An outage: the benchmark sink (test_rescue) is healthy for 1000 records, down for the next
-# 2000, then healthy again. Records it could not take land in data/rescue/ as .dat files.
+# An outage: the benchmark sink (test_rescue) is healthy for 1000 records, then down for the rest
+# of the run. Records it could not take land in data/rescue/ as .dat files.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 LINE_CNT=${LINE_CNT:-10000}
+[ "$LINE_CNT" -ge 2000 ] || fail "LINE_CNT must be at least 2000 for the outage to show (got $LINE_CNT)"
 
 step "0> check config, clean outputs, rescue files and run state"
 wproj check
