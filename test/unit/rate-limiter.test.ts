@@ -10,16 +10,19 @@ afterEach(() => {
  * `producers` workers replay batches of random size (1..chunk lines, like file ends and small
  * files) through the limiter until `stop()`; returns the completion time of every line.
  */
-function drive(limiter: () => RateLimiter, producers: number, seed: number): { done: number[]; stop: () => void; finished: Promise<void> } {
+function drive(limiter: () => RateLimiter, producers: number, seed: number, stallEvery = 0): { done: number[]; stop: () => void; finished: Promise<void> } {
   const rand = prng(seed);
   const done: number[] = [];
   let stopped = false;
+  let batches = 0;
   const workers = Array.from({ length: producers }, async () => {
     while (!stopped) {
       const l = limiter();
       const n = 1 + Math.floor(rand() * l.chunk);
       await l.schedule(n, async () => {
         for (let i = 0; i < n; i++) done.push(Date.now());
+        // a slow write now and then (a GC pause, a busy disk): 25 ms before the next batch
+        if (stallEvery && ++batches % stallEvery === 0) await new Promise((r) => setTimeout(r, 25));
       });
     }
   });
@@ -47,6 +50,19 @@ describe('replay rate limiter (bottleneck slots, batches weighted by line count)
       await limiter.stop();
     });
   }
+
+  it('makes up for short stalls of the writer, so the rate still holds (±2% over 10 s)', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const limiter = createRateLimiter(1000);
+    const run = drive(() => limiter, 1, 3, 50); // about 3.6 stalls of 25 ms a second
+    await vi.advanceTimersByTimeAsync(25_000);
+    run.stop();
+    await vi.advanceTimersByTimeAsync(1_000);
+    await run.finished;
+    for (const n of windowCounts(run.done, [1_000, 7_000, 13_000])) expect(Math.abs(n - 10_000) / 10_000).toBeLessThanOrEqual(0.02);
+    vi.useRealTimers();
+    await limiter.stop();
+  });
 
   it('holds the rate across a restart: a new limiter right after the old one does not burst', async () => {
     vi.useFakeTimers({ now: 0 });
