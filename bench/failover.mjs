@@ -4,7 +4,7 @@
 // and rescue bytes over input bytes (target ≤ 1.5).
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { LINES, benchWorkRoot, clean, median, repeat, report, scratch, timeCli, writeInput } from './lib.mjs';
+import { LINES, benchWorkRoot, clean, repeat, report, reportMedian, scratch, timeCli, writeInput } from './lib.mjs';
 
 const dir = scratch('failover');
 const input = path.join(dir, 'input.log');
@@ -39,15 +39,13 @@ for (const durability of ['fsync', 'batch', 'none']) {
       spill.push(LINES / ds);
     }
   });
-  report({
+  reportMedian({
     bench: 'failover',
     figure: `spill rate, sink down from the start, durability ${durability}`,
-    value: Math.round(median(spill)),
     unit: 'lines/s',
+    runs: spill,
     baseline: 'the same wparse batch with the sink healthy',
-    baselineValue: Math.round(median(healthy)),
-    ratio: +(median(spill) / median(healthy)).toFixed(2),
-    runs: spill.map(Math.round),
+    baselineRuns: healthy,
     target: 'ratio >= 0.9',
   });
   report({

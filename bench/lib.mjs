@@ -37,6 +37,19 @@ export function report(figure) {
   process.stdout.write(`${JSON.stringify(figure)}\n`);
 }
 
+/** Reports the median of `runs` beside the median of `baselineRuns` (one per run) and their ratio. */
+export function reportMedian({ bench, figure, unit, runs, baseline, baselineRuns, target, digits = 0 }) {
+  const value = median(runs);
+  const base = median(baselineRuns);
+  report({
+    bench, figure, unit, baseline, target,
+    value: +value.toFixed(digits),
+    baselineValue: Math.round(base),
+    ratio: +(value / base).toFixed(value / base < 10 ? 3 : 2),
+    runs: runs.map((r) => +r.toFixed(digits ? 1 : 0)),
+  });
+}
+
 /** A bare write+fdatasync loop of `n` records of `bytes` each, `perSync` records per sync. */
 export function bareFsyncLoop(dir, n, bytes, perSync) {
   const file = path.join(dir, `bare-${perSync}.log`);

@@ -1,7 +1,7 @@
 // wparse batch, file → rules → json file sink, 1M lines of 150–250 bytes, beside a bare Node
 // read-split-write of the same file in the same run (SPEC section 11: ≥ 600k lines/s and ≥ 25%).
 import path from 'node:path';
-import { LINES, bareReadSplitWrite, benchWorkRoot, clean, median, repeat, report, scratch, timeCli, writeInput } from './lib.mjs';
+import { LINES, bareReadSplitWrite, benchWorkRoot, clean, repeat, reportMedian, scratch, timeCli, writeInput } from './lib.mjs';
 
 const dir = scratch('pipeline');
 const input = path.join(dir, 'input.log');
@@ -20,14 +20,12 @@ await repeat(async (i) => {
   }
 });
 clean(dir);
-report({
+reportMedian({
   bench: 'pipeline',
   figure: `wparse batch, ${LINES} lines → rule → json file sink (whole process)`,
-  value: Math.round(median(rates)),
   unit: 'lines/s',
+  runs: rates,
   baseline: 'bare Node read-split-write of the same file',
-  baselineValue: Math.round(median(bare)),
-  ratio: +(median(rates) / median(bare)).toFixed(2),
-  runs: rates.map(Math.round),
+  baselineRuns: bare,
   target: '>= 600000 lines/s and ratio >= 0.25',
 });

@@ -3,7 +3,7 @@
 // of 200-byte records (one sync per record), and a bare read + JSON.parse of the same queue files.
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { bareFsyncLoop, clean, median, repeat, report, scratch } from './lib.mjs';
+import { bareFsyncLoop, clean, repeat, reportMedian, scratch } from './lib.mjs';
 
 const { QueueStore } = await import('../dist/queue/store.js');
 
@@ -42,15 +42,13 @@ for (const fsync of ['always', 'batch', 'none']) {
         bare.push(b);
       }
     });
-    report({
+    reportMedian({
       bench: 'queue',
       figure: `transitions/s, fsync ${fsync}, ${concurrency} concurrent`,
-      value: Math.round(median(rates)),
       unit: 'transitions/s',
+      runs: rates,
       baseline: 'bare write+fdatasync per 200 B record',
-      baselineValue: Math.round(median(bare)),
-      ratio: +(median(rates) / median(bare)).toFixed(2),
-      runs: rates.map(Math.round),
+      baselineRuns: bare,
       target: fsync === 'always' && concurrency > 1 ? '>= 50000' : undefined,
     });
   }
@@ -94,14 +92,12 @@ await repeat(async (i) => {
   }
 });
 clean(dir);
-report({
+reportMedian({
   bench: 'queue',
   figure: `recovery of a ${RECOVER_JOBS}-job state (snapshot + WAL, ${(bytes / 1e6).toFixed(1)} MB)`,
-  value: Math.round(median(times)),
   unit: 'ms',
+  runs: times,
   baseline: 'bare read + JSON.parse of the same files',
-  baselineValue: Math.round(median(bare)),
-  ratio: +(median(times) / median(bare)).toFixed(2),
-  runs: times.map(Math.round),
+  baselineRuns: bare,
   target: '<= 1000 ms',
 });

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { DIST, LINES, RUNS, bareReadSplitWrite, benchWorkRoot, clean, median, repeat, report, scratch, timeCli, writeInput } from './lib.mjs';
+import { DIST, LINES, RUNS, bareReadSplitWrite, benchWorkRoot, clean, repeat, report, reportMedian, scratch, timeCli, writeInput } from './lib.mjs';
 
 const { formatRescueName } = await import('../dist/rescue/file-name.js');
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
@@ -82,15 +82,13 @@ writeInput(dummyInput, 1);
     }
   });
   clean(master);
-  report({
+  reportMedian({
     bench: 'replay',
     figure: `wprescue batch, ${LINES}-line rescue file → json file sink, unlimited, checkpoint every batch (whole process)`,
-    value: Math.round(median(rates)),
     unit: 'lines/s',
+    runs: rates,
     baseline: 'bare Node read-split-write of the same rescue file',
-    baselineValue: Math.round(median(bare)),
-    ratio: +(median(rates) / median(bare)).toFixed(2),
-    runs: rates.map(Math.round),
+    baselineRuns: bare,
     target: '>= 1000000 lines/s',
   });
 }
@@ -123,17 +121,15 @@ for (const rps of [10, 1000, 100_000]) {
     },
     { warm: false, runs: Math.min(RUNS, 3) },
   );
-  const m = median(achieved);
-  report({
+  reportMedian({
     bench: 'replay',
     figure: `achieved replay rate at --rate ${rps} (10 s window)`,
-    value: +m.toFixed(rps < 100 ? 2 : 0),
     unit: 'lines/s',
+    runs: achieved,
     baseline: 'the configured rate',
-    baselineValue: rps,
-    ratio: +(m / rps).toFixed(3),
-    runs: achieved.map((x) => +x.toFixed(1)),
+    baselineRuns: [rps],
     target: 'ratio within 0.98..1.02',
+    digits: rps < 100 ? 2 : 0,
   });
 }
 
@@ -194,15 +190,13 @@ for (const rps of [10, 1000, 100_000]) {
     },
     { warm: false },
   );
-  report({
+  reportMedian({
     bench: 'replay',
     figure: `start-up with ${files} rescue files: spawn to first replayed line`,
-    value: Math.round(median(times)),
     unit: 'ms',
+    runs: times,
     baseline: 'none (absolute target)',
-    baselineValue: 1000,
-    ratio: +(median(times) / 1000).toFixed(2),
-    runs: times.map(Math.round),
+    baselineRuns: [1000],
     target: '<= 1000 ms',
   });
 }
