@@ -130,6 +130,17 @@ export async function timeCli(name, args, opts = {}) {
   return { seconds: (performance.now() - t0) / 1000, peakRss };
 }
 
+/**
+ * Times one CLI run over `lines` lines, then a bare read-split-write of `bareInput` in the same
+ * run; returns both rates in lines/s.
+ */
+export async function cliAgainstBare(name, args, lines, bareInput, bareOutput) {
+  const { seconds } = await timeCli(name, args);
+  const b = await bareReadSplitWrite(bareInput, bareOutput);
+  clean(bareOutput);
+  return { rate: lines / seconds, bare: b.lines / b.seconds };
+}
+
 /** Bare Node read-split-write of `input` to `output`: 1 MiB reads, indexOf split to strings, batched writes. */
 export async function bareReadSplitWrite(input, output) {
   const { createReadStream, createWriteStream } = await import('node:fs');

@@ -1,7 +1,7 @@
 // wparse batch, file → rules → json file sink, 1M lines of 150–250 bytes, beside a bare Node
 // read-split-write of the same file in the same run (SPEC section 11: ≥ 600k lines/s and ≥ 25%).
 import path from 'node:path';
-import { LINES, bareReadSplitWrite, benchWorkRoot, clean, repeat, reportMedian, scratch, timeCli, writeInput } from './lib.mjs';
+import { LINES, benchWorkRoot, clean, cliAgainstBare, repeat, reportMedian, scratch, writeInput } from './lib.mjs';
 
 const dir = scratch('pipeline');
 const input = path.join(dir, 'input.log');
@@ -10,13 +10,11 @@ const rates = [];
 const bare = [];
 await repeat(async (i) => {
   const root = benchWorkRoot(path.join(dir, `wr-${i}`), { input, connector: '    type: file\n    params: { file: out.json, fmt: json }' });
-  const { seconds } = await timeCli('wparse', ['batch', '-w', root]);
-  const b = await bareReadSplitWrite(input, path.join(dir, `bare-${i}.log`));
+  const r = await cliAgainstBare('wparse', ['batch', '-w', root], LINES, input, path.join(dir, `bare-${i}.log`));
   clean(root);
-  clean(path.join(dir, `bare-${i}.log`));
   if (i >= 0) {
-    rates.push(LINES / seconds);
-    bare.push(b.lines / b.seconds);
+    rates.push(r.rate);
+    bare.push(r.bare);
   }
 });
 clean(dir);

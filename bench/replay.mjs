@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { DIST, LINES, RUNS, bareReadSplitWrite, benchWorkRoot, clean, repeat, report, reportMedian, scratch, timeCli, writeInput } from './lib.mjs';
+import { DIST, LINES, RUNS, benchWorkRoot, clean, cliAgainstBare, repeat, report, reportMedian, scratch, writeInput } from './lib.mjs';
 
 const { formatRescueName } = await import('../dist/rescue/file-name.js');
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
@@ -71,14 +71,13 @@ writeInput(dummyInput, 1);
     const root = benchWorkRoot(path.join(dir, `u-${i}`), { input: dummyInput, engine: engine(0), connector });
     mkdirSync(path.dirname(rescueFile(root)), { recursive: true });
     copyFileSync(master, rescueFile(root));
-    const { seconds } = await timeCli('wprescue', ['batch', '-w', root]);
+    const r = await cliAgainstBare('wprescue', ['batch', '-w', root], LINES, master, path.join(root, 'bare.out'));
     const got = readFileSync(path.join(root, 'data/out_dat/out.json')).length;
     if (existsSync(rescueFile(root)) || got === 0) throw new Error('replay did not finish');
-    const b = await bareReadSplitWrite(master, path.join(root, 'bare.out'));
     clean(root);
     if (i >= 0) {
-      rates.push(LINES / seconds);
-      bare.push(b.lines / b.seconds);
+      rates.push(r.rate);
+      bare.push(r.bare);
     }
   });
   clean(master);

@@ -69,9 +69,10 @@ export function createRateLimiter(rps: number): RateLimiter {
       return fn();
     },
     stop: async () => {
+      // jobs still waiting for tokens finish first: the refill must go on until they have them
+      await limiter.stop({ dropWaitingJobs: false });
       stopped = true;
       clearTimeout(timer);
-      await limiter.stop({ dropWaitingJobs: false });
     },
   };
 }

@@ -2,11 +2,15 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { decodeRescueLine } from '../../src/rescue/line-format.js';
 
-/** Lines of a file ('' if missing), without the final empty string. */
+/**
+ * The complete (`\n`-terminated) lines of a file, [] if it is missing. A tail without its newline
+ * is left out: a test polling a file that a daemon is appending to may catch a write half done.
+ */
 export function fileLines(file: string): string[] {
   if (!existsSync(file)) return [];
   const t = readFileSync(file, 'utf8');
-  return t === '' ? [] : t.replace(/\n$/, '').split('\n');
+  const complete = t.slice(0, t.lastIndexOf('\n') + 1);
+  return complete === '' ? [] : complete.slice(0, -1).split('\n');
 }
 
 /** The `n` field of every JSON line of a sink output. */
