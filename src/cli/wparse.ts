@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { say } from '../platform/logger.js';
 import { runPipeline, type PipelineSummary } from '../pipeline/run-pipeline.js';
-import { renderTable } from './table.js';
+import { renderStatTable, renderTable } from './table.js';
 import { addCommonHelp, openContext, stopSignal, workRootOption } from './context.js';
 import { intOption, runMain } from './run.js';
 
@@ -22,7 +22,7 @@ async function run(mode: 'batch' | 'daemon', opts: RunOpts): Promise<void> {
     clock: ctx.clock,
     log: ctx.log,
     metrics: ctx.metrics,
-    print: (t) => process.stdout.write(`${t}\n`),
+    print: (t) => process.stdout.write(`${renderStatTable(t)}\n`),
     ...(opts.n !== undefined ? { maxLines: opts.n } : {}),
     ...(opts.stat !== undefined ? { statSec: opts.stat } : {}),
   });

@@ -6,7 +6,8 @@ import { enqueueFiles, queueStatus, repairQueue, requeueDead } from '../recovery
 import { runRescue } from '../recovery/service.js';
 import { addCommonHelp, openContext, resolveWorkRoot, stopSignal, workRootOption } from './context.js';
 import { intOption, runMain } from './run.js';
-import { renderTable } from './table.js';
+import type { Progress } from '../platform/stat-table.js';
+import { renderProgress, renderStatTable, renderTable } from './table.js';
 
 interface RunOpts {
   workRoot: string;
@@ -26,8 +27,8 @@ async function replay(mode: 'batch' | 'daemon', opts: RunOpts): Promise<void> {
     clock: ctx.clock,
     log: ctx.log,
     metrics: ctx.metrics,
-    print: (t) => process.stdout.write(`${t}\n`),
-    ...(tty ? { progress: (t: string) => process.stderr.write(`\r${t}`) } : {}),
+    print: (t) => process.stdout.write(`${renderStatTable(t)}\n`),
+    ...(tty ? { progress: (p: Progress) => process.stderr.write(`\r${renderProgress(p)}`) } : {}),
     setHealth: (fn) => (health = fn),
     ...(opts.stat !== undefined ? { statSec: opts.stat } : {}),
     ...(opts.rate !== undefined ? { rate: opts.rate } : {}),

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { collectWorkRoot, loadWorkRoot } from '../config/work-root.js';
-import { formatProblem, type Problem } from '../config/schema.js';
+import { formatProblem, type Problem } from '../platform/schema.js';
 import { WrError } from '../errors.js';
 import { lockRescueDir } from '../recovery/dir-lock.js';
 import { rescueStat } from '../proj/rescue-stat.js';

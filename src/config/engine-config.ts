@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Problem, Schema } from './schema.js';
+import type { Problem, Schema } from '../platform/schema.js';
 import { checkDoc, readYaml } from './yaml-file.js';
 
 /** `conf/wparse.yaml`, every key with its default (SPEC section 2). */

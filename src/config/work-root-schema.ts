@@ -1,7 +1,7 @@
-import type { Schema } from './schema.js';
+import type { Schema } from '../platform/schema.js';
 
 /** Schemas of the work-root files other than conf/wparse.yaml (SPEC sections 1–2). */
-export type Scalar = string | number | boolean | null;
+import type { Scalar } from '../record.js';
 
 export interface SourceConfig {
   key: string;

@@ -2,10 +2,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, type Node } from 'yaml';
 import { WrError } from '../errors.js';
-import { captureNames } from '../pipeline/rules.js';
+import { captureNames } from '../platform/capture-names.js';
 import { SINK_TYPES, paramsSchema } from '../sinks/registry.js';
 import { loadEngineConfig, type EngineConfig } from './engine-config.js';
-import { check, problemAt, type Ctx, type Problem } from './schema.js';
+import { check, problemAt, type Ctx, type Problem } from '../platform/schema.js';
 import {
   CONNECTORS_SCHEMA, DEFAULTS_SCHEMA, GROUP_SCHEMA, RULES_SCHEMA, SOURCES_SCHEMA,
   type ConnectorConfig, type FilterConfig, type GroupExpect, type RawGroup, type RuleConfig, type SinkExpect, type SourceConfig,
@@ -221,6 +221,7 @@ function resolveSinks(raw: RawGroup, src: YamlSource, connectors: ReturnType<typ
     for (const [k, f] of Object.entries(spec.params)) {
       if (f.required && params[k] === undefined) problemAt(ctx, node, `${at}.params.${k}`, `missing required param of ${conn.type} (set it on connector ${conn.id} or here)`);
     }
+    for (const message of spec.validate?.(params) ?? []) problemAt(ctx, node, `${at}.params`, message);
     if (s.filter) {
       const given = (['equals', 'matches', 'in'] as const).filter((k) => k in s.filter!);
       if (given.length !== 1) problemAt(ctx, src.doc.getIn(['group', 'sinks', i, 'filter'], true) as Node, `${at}.filter`, `give exactly one of equals, matches or in (got ${given.join(', ') || 'none'})`);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { WrError, errnoCode } from '../errors.js';
-import { check, formatProblem, type Ctx, type Problem, type Schema } from './schema.js';
+import { check, formatProblem, type Ctx, type Problem, type Schema } from '../platform/schema.js';
 
 /** A parsed YAML file with what is needed to report positions in it. */
 export interface YamlSource {

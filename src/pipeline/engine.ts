@@ -5,10 +5,10 @@ import type { Clock } from '../platform/clock.js';
 import type { FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
 import type { Written } from '../rescue/writer.js';
-import type { SinkEntry } from '../sinks/contract.js';
+import type { SinkEntry } from '../record.js';
 import { SINK_TYPES } from '../sinks/registry.js';
-import { FailoverSink } from '../sinks/runtime.js';
-import type { SourceBatch } from './file-source.js';
+import { FailoverSink, type RejectedEntry, type SinkWritten } from '../sinks/runtime.js';
+import type { SourceBatch } from './source.js';
 import { Router, withTags, type RoutedSink } from './router.js';
 import { compileRules } from './rules.js';
 
@@ -51,7 +51,6 @@ export class Engine {
   linesIn = 0;
   missLines = 0;
   unrouted = 0;
-  private pendingErrors: SinkEntry[] = [];
 
   constructor(
     readonly wr: WorkRoot,
@@ -96,18 +95,6 @@ export class Engine {
           resc?.inc(n);
         },
         onFailover: (on) => active?.set(on ? 1 : 0),
-        onRejected: (items) => {
-          stats.rejected += items.length;
-          if (spec.group === 'error') {
-            this.unrouted += items.length;
-            this.log.error({ sink: spec.key, count: items.length, reason: items[0]?.reason }, 'the error group itself rejected records: counted as unrouted');
-            return;
-          }
-          for (const { entry, reason } of items) {
-            const base = entry.kind === 'raw' ? { raw: entry.raw ?? '' } : (entry.record ?? {});
-            this.pendingErrors.push({ id: entry.id, kind: 'record', record: { ...base, _sink: spec.key, _error: reason } });
-          }
-        },
       });
       this.slotByRouted.set(routed, this.slots.length);
       this.slots.push({ routed, runtime, stats });
@@ -124,14 +111,17 @@ export class Engine {
     return this.slots.map((s) => ({ ...s.stats, onRescue: s.runtime.onRescue }));
   }
 
-  /** Routes and writes one batch; resolves when written, with `durable` for the checkpoint. */
-  async processBatch(sourceKey: string, batch: SourceBatch): Promise<Written> {
+  /**
+   * Routes and writes one batch; resolves when written, with `durable` for the source commit. The
+   * records sinks reject are written to `error` as part of the same batch, so `durable` covers them.
+   */
+  async processBatch(batch: SourceBatch): Promise<Written> {
     const lists: SinkEntry[][] = this.slots.map(() => []);
-    const { lines, offsets } = batch;
+    const { lines, positions, idPrefix } = batch;
     const miss = this.router.infra.miss;
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
-      const id = `${sourceKey}:${offsets[i]!}`;
+      const id = `${idPrefix}${positions[i]!}`;
       const parsed = line.length === 0 ? undefined : this.parse(line);
       if (!parsed) {
         this.missLines++;
@@ -164,20 +154,41 @@ export class Engine {
   }
 
   private async writeLists(lists: SinkEntry[][]): Promise<Written> {
-    const writes: Array<Promise<Written>> = [];
+    const writes: Array<Promise<SinkWritten>> = [];
+    const writers: SinkSlot[] = [];
     lists.forEach((entries, i) => {
-      if (entries.length) writes.push(this.slots[i]!.runtime.write(entries));
+      if (!entries.length) return;
+      writes.push(this.slots[i]!.runtime.write(entries));
+      writers.push(this.slots[i]!);
     });
-    const written = await Promise.all(writes);
-    if (this.pendingErrors.length) {
-      const errors = this.pendingErrors;
-      this.pendingErrors = [];
+    const written: Written[] = await Promise.all(writes);
+    const errors: SinkEntry[] = [];
+    written.forEach((w, i) => {
+      const { rejected } = w as SinkWritten;
+      if (rejected.length) errors.push(...this.toErrorEntries(writers[i]!, rejected));
+    });
+    if (errors.length) {
       const errLists: SinkEntry[][] = this.slots.map(() => []);
       for (const r of this.router.infra.error) errLists[this.slotByRouted.get(r)!]!.push(...errors);
       if (this.router.infra.error.length === 0) this.unrouted += errors.length;
       written.push(await this.writeLists(errLists));
     }
     return { durable: Promise.all(written.map((w) => w.durable)).then(() => undefined) };
+  }
+
+  /** Rejected records as `error` group entries (`_sink`, `_error` added); the error group's own rejections are counted, not looped. */
+  private toErrorEntries(slot: SinkSlot, rejected: RejectedEntry[]): SinkEntry[] {
+    slot.stats.rejected += rejected.length;
+    const { spec } = slot.routed;
+    if (spec.group === 'error') {
+      this.unrouted += rejected.length;
+      this.log.error({ sink: spec.key, count: rejected.length, reason: rejected[0]?.reason }, 'the error group itself rejected records: counted as unrouted');
+      return [];
+    }
+    return rejected.map(({ entry, reason }) => {
+      const base = entry.kind === 'raw' ? { raw: entry.raw ?? '' } : (entry.record ?? {});
+      return { id: entry.id, kind: 'record', record: { ...base, _sink: spec.key, _error: reason } };
+    });
   }
 
   /** Graceful stop: every rescue file released (renamed .dat), every backend closed. */

@@ -1,109 +1,72 @@
-import { promises as fsp } from 'node:fs';
-import { sleep, type Clock } from '../platform/clock.js';
+import { existsSync, statSync } from 'node:fs';
+import { WrError } from '../errors.js';
+import type { Clock } from '../platform/clock.js';
+import { readLineBatches } from '../platform/line-reader.js';
+import type { Logger } from '../platform/logger.js';
+import type { Source, SourceBatch } from './source.js';
+import { SourceCheckpoint } from './source-checkpoint.js';
 
-/**
- * Reads a file from a byte offset in 1 MiB chunks and yields batches of whole lines with the byte
- * offset where each starts. `\r\n` endings are stripped. In follow mode it waits for more data at
- * EOF (and never yields a line without its `\n`); otherwise a last unterminated line counts.
- */
-export interface SourceBatch {
-  lines: string[];
-  offsets: number[];
-  /** Byte offset just past the last line of the batch. */
-  end: number;
-}
-
-export interface ReadOptions {
+export interface FileSourceOptions {
+  key: string;
+  /** Absolute path of the input file. */
   path: string;
-  from: number;
+  from: 'start' | 'end' | 'checkpoint';
   batchSize: number;
   follow: boolean;
+  /** Absolute path of this source's checkpoint file. */
+  checkpointFile: string;
   clock: Clock;
-  signal?: AbortSignal;
-  pollMs?: number;
+  log: Logger;
 }
 
-const CHUNK = 1 << 20;
+/**
+ * `type: file`: reads one file from its checkpoint (or `from`), line batches with exact byte
+ * offsets, and moves the checkpoint as the pipeline commits batches. Record ids are
+ * `<key>:<byte offset>`.
+ */
+export class FileSource implements Source {
+  private readonly ckpt: SourceCheckpoint;
 
-export async function* readLines(opts: ReadOptions): AsyncGenerator<SourceBatch> {
-  const fh = await fsp.open(opts.path, 'r');
-  let ahead: Promise<{ bytesRead: number }> | undefined;
-  try {
-    let pos = opts.from;
-    let carry: Buffer = Buffer.alloc(0);
-    let carryStart = pos;
-    let lines: string[] = [];
-    let offsets: number[] = [];
-    let end = pos;
-    // Two buffers: the next chunk is read while the lines of this one are parsed and written.
-    const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
-    let which = 0;
-    for (;;) {
-      if (opts.signal?.aborted) break;
-      const buf = bufs[which]!;
-      const { bytesRead } = await (ahead ?? fh.read(buf, 0, CHUNK, pos));
-      ahead = undefined;
-      if (bytesRead === CHUNK) {
-        which ^= 1;
-        ahead = fh.read(bufs[which]!, 0, CHUNK, pos + bytesRead);
-      }
-      if (bytesRead === 0) {
-        if (lines.length) {
-          yield { lines, offsets, end };
-          lines = [];
-          offsets = [];
-        }
-        if (!opts.follow) {
-          if (carry.length > 0) yield { lines: [stripCr(carry.toString('utf8'))], offsets: [carryStart], end: carryStart + carry.length };
-          break;
-        }
-        await sleep(opts.clock, opts.pollMs ?? 200, opts.signal);
-        continue;
-      }
-      const data = buf.subarray(0, bytesRead);
-      const base = pos;
-      pos += bytesRead;
-      let start = 0;
-      if (carry.length) {
-        // The line that straddles two chunks: join only its pieces, not the whole chunk.
-        const nl = data.indexOf(10);
-        if (nl < 0) {
-          carry = Buffer.concat([carry, data]);
-          continue;
-        }
-        lines.push(stripCr(Buffer.concat([carry, data.subarray(0, nl)]).toString('utf8')));
-        offsets.push(carryStart);
-        start = nl + 1;
-        end = base + start;
-        carry = Buffer.alloc(0);
-        if (lines.length >= opts.batchSize) {
-          yield { lines, offsets, end };
-          lines = [];
-          offsets = [];
-        }
-      }
-      for (;;) {
-        const nl = data.indexOf(10, start);
-        if (nl < 0) break;
-        lines.push(stripCr(data.toString('utf8', start, nl)));
-        offsets.push(base + start);
-        start = nl + 1;
-        end = base + start;
-        if (lines.length >= opts.batchSize) {
-          yield { lines, offsets, end };
-          lines = [];
-          offsets = [];
-        }
-      }
-      carry = Buffer.from(data.subarray(start));
-      carryStart = base + start;
-    }
-  } finally {
-    await ahead?.catch(() => undefined);
-    await fh.close();
+  constructor(private readonly o: FileSourceOptions) {
+    this.ckpt = new SourceCheckpoint(o.checkpointFile);
   }
-}
 
-function stripCr(s: string): string {
-  return s.charCodeAt(s.length - 1) === 13 ? s.slice(0, -1) : s;
+  get key(): string {
+    return this.o.key;
+  }
+
+  async *batches(signal: AbortSignal): AsyncGenerator<SourceBatch> {
+    const { o } = this;
+    if (!existsSync(o.path)) throw new WrError('SOURCE_FAILED', `source ${o.key}: input file ${o.path} does not exist`);
+    const st = statSync(o.path);
+    let from = 0;
+    if (o.from === 'end') from = st.size;
+    if (o.from === 'checkpoint') {
+      const saved = await this.ckpt.read();
+      if (saved && saved.ino === st.ino && saved.offset <= st.size) from = saved.offset;
+      else if (saved) o.log.warn({ source: o.key, file: o.path }, 'input file replaced or shrunk since the checkpoint: reading from the start');
+    }
+    o.log.info({ source: o.key, file: o.path, from }, 'source started');
+    const idPrefix = `${o.key}:`;
+    for await (const b of readLineBatches({ file: o.path, from, batchSize: o.batchSize, follow: o.follow, clock: o.clock, signal })) {
+      const lines = new Array<string>(b.starts.length);
+      const positions = new Array<number>(b.starts.length);
+      for (let i = 0; i < lines.length; i++) {
+        lines[i] = b.buf.toString('utf8', b.starts[i], b.stops[i]);
+        positions[i] = b.base + b.starts[i]!;
+      }
+      const end = b.end;
+      yield {
+        lines,
+        idPrefix,
+        positions,
+        // a partial commit ends where the first uncommitted line begins: exact in bytes
+        commit: (count = lines.length) => this.ckpt.write(st.ino, count < lines.length ? positions[count]! : end),
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.ckpt.close();
+  }
 }

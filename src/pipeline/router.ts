@@ -1,6 +1,6 @@
 import type { GroupSpec, SinkSpec } from '../config/work-root.js';
 import type { FilterConfig } from '../config/work-root-schema.js';
-import type { Rec } from '../sinks/contract.js';
+import type { Rec } from '../record.js';
 
 /** Rule-name globs: `*` any run of characters (slashes included), `?` one character. */
 export function globToRegExp(glob: string): RegExp {

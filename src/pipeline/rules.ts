@@ -1,5 +1,6 @@
 import type { RuleConfig } from '../config/work-root-schema.js';
-import type { FieldValue, Rec } from '../sinks/contract.js';
+import type { FieldValue, Rec } from '../record.js';
+import { captureNames } from '../platform/capture-names.js';
 
 /**
  * Parse rules, tried in order; the first that matches makes the record: an ordered map of field
@@ -79,35 +80,6 @@ function compileRule(r: RuleConfig): RuleFn {
     }
     return rec;
   };
-}
-
-/**
- * The name of every capturing group of a regex source, in capture order (`undefined` for an
- * unnamed group). Skips escapes, character classes and non-capturing / lookaround groups.
- */
-export function captureNames(source: string): Array<string | undefined> {
-  const names: Array<string | undefined> = [];
-  let inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') inClass = true;
-    else if (c === '(') {
-      if (source[i + 1] !== '?') names.push(undefined);
-      else if (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!') {
-        const end = source.indexOf('>', i + 3);
-        names.push(source.slice(i + 3, end));
-      }
-    }
-  }
-  return names;
 }
 
 export function compileRules(rules: RuleConfig[]): (line: string) => Parsed | undefined {

@@ -1,15 +1,15 @@
-import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { WrError } from '../errors.js';
 import type { WorkRoot } from '../config/work-root.js';
 import type { SourceConfig } from '../config/work-root-schema.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import type { FsPort } from '../platform/fs-port.js';
 import type { Logger } from '../platform/logger.js';
-import { renderTable } from '../cli/table.js';
+import type { StatTable } from '../platform/stat-table.js';
 import { Engine } from './engine.js';
-import { readLines } from './file-source.js';
+import { FileSource } from './file-source.js';
+import { OrderedCommit } from './ordered-commit.js';
+import type { Source } from './source.js';
 import { SourceCheckpoint } from './source-checkpoint.js';
 
 export interface PipelineRunOptions {
@@ -21,7 +21,7 @@ export interface PipelineRunOptions {
   clock: Clock;
   log: Logger;
   metrics?: Metrics;
-  print: (text: string) => void;
+  print: (table: StatTable) => void;
   /** File operations of sinks and rescue writers (tests inject ENOSPC here). */
   fs?: FsPort;
 }
@@ -35,30 +35,29 @@ export interface PipelineSummary {
   seconds: number;
 }
 
-const MAX_UNCOMMITTED = 256;
+/**
+ * How many batches may wait for their rescue write to become durable while reading goes on. With
+ * `fsync` or `none` none may (a kill -9 repeats at most one batch); with `batch` a few may, so the
+ * group commit of one `flush_ms` window covers them: enough to keep the pipeline busy, few enough
+ * that a kill -9 repeats little more than one window of input.
+ */
+const MAX_UNCOMMITTED_BATCHED = 256;
 
 /**
- * `wparse batch|daemon`: reads every enabled source from its start point, feeds the engine, and
- * advances each source checkpoint in order, only past batches every sink holds durably. Stops at
- * end of input (batch) or on the abort signal; then releases rescue files and writes the final
- * checkpoint.
+ * `wparse batch|daemon`: reads every enabled source, feeds the engine, and commits each source's
+ * batches in order, only past batches every sink holds durably. Stops at end of input (batch) or
+ * on the abort signal; then releases rescue files and commits what is durable.
  */
 export async function runPipeline(o: PipelineRunOptions): Promise<PipelineSummary> {
   const t0 = o.clock.now();
   const engine = new Engine(o.wr, { clock: o.clock, log: o.log, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.fs ? { fs: o.fs } : {}) });
   const runDir = path.resolve(o.wr.root, 'data', '.run');
-  const sources = o.wr.sources.filter((s) => s.enable);
-  for (const s of sources) {
-    const p = path.resolve(o.wr.root, s.params.path);
-    if (!existsSync(p)) throw new WrError('SOURCE_FAILED', `source ${s.key}: input file ${p} does not exist`);
-  }
+  const sources = o.wr.sources.filter((s) => s.enable).map((s) => createSource(s, o, runDir));
   await engine.open();
   const budget = { left: o.maxLines ?? Infinity };
   const stopStat = startStatTimers(engine, o);
   try {
-    await Promise.all(
-      sources.map((s) => runSource(s, engine, o, runDir, budget)),
-    );
+    await Promise.all(sources.map((s) => runSource(s, engine, o, budget)));
   } finally {
     await stopStat();
   }
@@ -75,60 +74,39 @@ export async function runPipeline(o: PipelineRunOptions): Promise<PipelineSummar
   return summary;
 }
 
-async function runSource(s: SourceConfig, engine: Engine, o: PipelineRunOptions, runDir: string, budget: { left: number }): Promise<void> {
-  const file = path.resolve(o.wr.root, s.params.path);
-  const ino = statSync(file).ino;
-  const ckpt = new SourceCheckpoint(SourceCheckpoint.pathFor(runDir, s.key));
-  let from = 0;
-  if (s.params.from === 'end') from = statSync(file).size;
-  if (s.params.from === 'checkpoint') {
-    const saved = await ckpt.read();
-    if (saved && saved.ino === ino && saved.offset <= statSync(file).size) from = saved.offset;
-    else if (saved) o.log.warn({ source: s.key, file }, 'input file replaced or shrunk since the checkpoint: reading from the start');
-  }
-  o.log.info({ source: s.key, file, from }, 'source started');
-  const linesIn = o.metrics?.linesIn.labels(s.key);
-  // fsync / none: the next batch is read only once the previous one is checkpointed, so a kill -9
-  // repeats at most one batch. batch: batches waiting for the rescue group commit may run ahead
-  // (repeats bounded by one flush window); everything already durable is checkpointed first.
-  const strict = o.wr.engine.rescue.durability !== 'batch';
-  const pending: Array<{ end: number; durable: Promise<void>; done: boolean }> = [];
-  const commitReady = async (waitAll: boolean): Promise<void> => {
-    await Promise.resolve(); // let already-resolved durability callbacks mark their batches done
-    let last: number | undefined;
-    while (pending.length) {
-      const head = pending[0]!;
-      if (!head.done) {
-        if (!waitAll) break;
-        await head.durable;
-      }
-      pending.shift();
-      last = head.end;
-    }
-    if (last !== undefined) ckpt.write(ino, last);
-  };
+function createSource(s: SourceConfig, o: PipelineRunOptions, runDir: string): Source {
+  return new FileSource({
+    key: s.key,
+    path: path.resolve(o.wr.root, s.params.path),
+    from: s.params.from,
+    batchSize: o.wr.engine.performance.batch_size,
+    follow: o.mode === 'daemon',
+    checkpointFile: SourceCheckpoint.pathFor(runDir, s.key),
+    clock: o.clock,
+    log: o.log,
+  });
+}
+
+async function runSource(source: Source, engine: Engine, o: PipelineRunOptions, budget: { left: number }): Promise<void> {
+  const linesIn = o.metrics?.linesIn.labels(source.key);
+  const commits = new OrderedCommit();
+  const maxPending = o.wr.engine.rescue.durability === 'batch' ? MAX_UNCOMMITTED_BATCHED : 0;
   try {
-    for await (const batch of readLines({ path: file, from, batchSize: o.wr.engine.performance.batch_size, follow: o.mode === 'daemon', clock: o.clock, signal: o.signal })) {
+    for await (const batch of source.batches(o.signal)) {
       const n = Math.min(batch.lines.length, budget.left);
       budget.left -= n;
-      if (n < batch.lines.length) {
-        batch.lines.length = n;
-        batch.offsets.length = n;
-        if (n > 0) batch.end = batch.offsets[n - 1]! + Buffer.byteLength(batch.lines[n - 1]!) + 1;
-      }
       if (n > 0) {
-        const { durable } = await engine.processBatch(s.key, batch);
+        const part = n < batch.lines.length ? { ...batch, lines: batch.lines.slice(0, n), positions: batch.positions.slice(0, n) } : batch;
+        const { durable } = await engine.processBatch(part);
         linesIn?.inc(n);
-        const entry = { end: batch.end, durable, done: false };
-        void durable.then(() => (entry.done = true));
-        pending.push(entry);
-        await commitReady(strict || pending.length > MAX_UNCOMMITTED);
+        commits.push(durable, () => batch.commit(n));
+        await commits.whenAtMost(maxPending);
       }
       if (budget.left === 0 || o.signal.aborted) break;
     }
+    await commits.whenAtMost(0);
   } finally {
-    await commitReady(true);
-    ckpt.close();
+    await source.close();
   }
 }
 
@@ -145,7 +123,7 @@ function startStatTimers(engine: Engine, o: PipelineRunOptions): () => Promise<v
       const win = s.delivered + s.rescued - (prev ? prev.delivered + prev.rescued : 0);
       return [s.key, s.onRescue ? 'RESCUE' : 'ok', win, s.delivered, Math.round(win / secs), s.rescued];
     });
-    o.print(`wparse: ${engine.linesIn} lines in, ${engine.missLines} miss\n${renderTable(['Sink', 'State', 'Lines', 'Delivered', 'Rate/s', 'Rescued'], rows)}`);
+    o.print({ title: `wparse: ${engine.linesIn} lines in, ${engine.missLines} miss`, headers: ['Sink', 'State', 'Lines', 'Delivered', 'Rate/s', 'Rescued'], rows });
     last = new Map(cur.map((s) => [s.key, s]));
     lastAt = now;
   };

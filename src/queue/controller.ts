@@ -1,3 +1,4 @@
+import { backoffDelay, type BackoffPolicy } from '../platform/backoff.js';
 import { errorMessage } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../platform/clock.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
@@ -27,7 +28,7 @@ export interface ControllerOptions {
   maxRetry: number;
   taskTimeoutMs: number;
   snapshotIntervalMs: number;
-  backoff: { initialMs: number; maxMs: number; jitter: number };
+  backoff: BackoffPolicy;
   /** Dispatch order among pending jobs (default: by id). */
   compare?: (a: Job, b: Job) => number;
   /** Jobs with the same key run one at a time, strictly in `compare` order (one file per sink). */
@@ -198,10 +199,7 @@ export class QueueController {
   }
 
   backoffMs(attempt: number): number {
-    const { initialMs, maxMs, jitter } = this.opts.backoff;
-    const base = Math.min(maxMs, initialMs * 2 ** attempt);
-    const r = this.opts.random?.() ?? Math.random();
-    return Math.round(base * (1 - jitter + 2 * jitter * r));
+    return backoffDelay(this.opts.backoff, attempt, this.opts.random);
   }
 
   private wakeAt(at: number): void {

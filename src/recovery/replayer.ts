@@ -8,7 +8,8 @@ import { PermanentJobError, type JobHandler } from '../queue/controller.js';
 import type { Job } from '../queue/job-state.js';
 import { parseRescueJobId } from '../rescue/file-name.js';
 import { decodeRescueLine } from '../rescue/line-format.js';
-import type { SinkBackend, SinkEntry } from '../sinks/contract.js';
+import type { SinkBackend } from '../sinks/contract.js';
+import type { SinkEntry } from '../record.js';
 import { SINK_TYPES } from '../sinks/registry.js';
 import type { RecoverCheckpoint } from './checkpoint.js';
 import { lineBatches } from './line-batches.js';
@@ -169,7 +170,9 @@ export class ReplayHandler implements JobHandler {
   private backendFor(spec: SinkSpec): Promise<SinkBackend> {
     let b = this.backends.get(spec.key);
     if (!b) {
-      const backend = SINK_TYPES[spec.type]!.create(spec.params, { workRoot: this.d.wr.root, clock: this.d.clock, mode: 'replay' });
+      const type = SINK_TYPES[spec.type]!;
+      const ctx = { workRoot: this.d.wr.root, clock: this.d.clock };
+      const backend = (type.createForReplay ?? type.create)(spec.params, ctx);
       b = backend.open().then(
         () => backend,
         () => backend, // a backend that cannot open now reports unavailable on write and is retried

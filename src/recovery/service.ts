@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { WorkRoot } from '../config/work-root.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { Progress, StatTable } from '../platform/stat-table.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import { QueueController } from '../queue/controller.js';
@@ -25,8 +26,8 @@ export interface RescueRunOptions {
   clock: Clock;
   log: Logger;
   metrics?: Metrics;
-  print: (text: string) => void;
-  progress?: (text: string) => void;
+  print: (table: StatTable) => void;
+  progress?: (p: Progress) => void;
   setHealth?: (fn: () => string | undefined) => void;
 }
 
@@ -135,7 +136,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
             idleSince = idle ? (idleSince ?? clock.now()) : undefined;
             if (idleSince !== undefined && clock.now() - idleSince >= wr.engine.recovery.idle_exit_ms) return finish();
           }
-          o.progress?.(reporter.progressLine());
+          o.progress?.(reporter.progress());
           timer = clock.setTimeout(tick, Math.min(wr.engine.recovery.scan_interval_ms, Math.max(50, wr.engine.recovery.idle_exit_ms)));
         })
         .catch((err: unknown) => {

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { renderTable } from '../cli/table.js';
+import type { Progress, StatTable } from '../platform/stat-table.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../platform/clock.js';
 import type { QueueStore } from '../queue/store.js';
@@ -58,7 +58,7 @@ export class StatReporter {
     return lines > 0 ? bytes / lines : AVG_LINE_BYTES_DEFAULT;
   }
 
-  table(statSec: number, final = false): string {
+  table(statSec: number, final = false): StatTable {
     const now = this.d.clock.now();
     const secs = Math.max(0.001, (now - (final ? this.startedAt : this.lastAt)) / 1000);
     const backlog = this.backlog();
@@ -83,18 +83,14 @@ export class StatReporter {
     const head = final
       ? `wprescue: summary: jobs completed ${c.completed}, dead ${c.dead}, pending ${c.pending}`
       : `wprescue: every ${statSec}s: jobs pending ${c.pending}, in flight ${c.in_flight}, completed ${c.completed}, dead ${c.dead}`;
-    return `${head}\n${renderTable(['Sink', final ? 'Lines' : 'Lines (window)', 'Total', 'Rate/s', 'Backlog lines', 'ETA'], rows)}`;
+    return { title: head, headers: ['Sink', final ? 'Lines' : 'Lines (window)', 'Total', 'Rate/s', 'Backlog lines', 'ETA'], rows };
   }
 
-  progressLine(): string {
+  progress(): Progress {
     const done = [...this.d.handler.stats.values()].reduce((a, s) => a + s.replayed, 0);
     let bytes = 0;
     for (const b of this.backlog().values()) bytes += b.bytes;
-    const left = Math.round(bytes / this.avgLineBytes());
-    const total = done + left;
-    const pct = total === 0 ? 100 : Math.floor((100 * done) / total);
-    const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
-    return `[${bar}] ${pct}% ${done}/${total} lines`;
+    return { done, total: done + Math.round(bytes / this.avgLineBytes()) };
   }
 
   /** /healthz fails when a sink has backlog, is not failing, and made no progress for a minute. */

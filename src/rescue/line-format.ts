@@ -1,4 +1,4 @@
-import type { SinkEntry } from '../sinks/contract.js';
+import type { SinkEntry } from '../record.js';
 
 /**
  * Rescue line format, one JSON object per `\n`-terminated line:

@@ -5,7 +5,7 @@ import { WrError, errnoCode } from '../errors.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import { realFs, type FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
-import type { SinkEntry } from '../sinks/contract.js';
+import type { SinkEntry } from '../record.js';
 import { formatRescueName } from './file-name.js';
 import { encodeRescueLine } from './line-format.js';
 

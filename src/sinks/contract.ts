@@ -1,4 +1,7 @@
-import type { Scalar } from '../config/work-root-schema.js';
+import type { Field } from '../platform/schema.js';
+import type { Clock } from '../platform/clock.js';
+import type { FsPort } from '../platform/fs-port.js';
+import type { SinkEntry } from '../record.js';
 
 /**
  * The sink contract. A backend takes a batch of entries and reports one of:
@@ -7,25 +10,10 @@ import type { Scalar } from '../config/work-root-schema.js';
  *   `accepted` entries at the head of the batch were written, the rest must be rescued, and the
  *   runtime reconnects with backoff; `resend` lists entries of earlier batches that the backend had
  *   taken but may have lost with the connection (TCP's resend window): they are rescued too;
+ *   `retryAfterMs` (HTTP's Retry-After) replaces the next reconnect delay;
  * - rejected entries (bad records: 4xx, constraint violation) go to the `error` group with their
  *   reason and are never retried nor rescued. They may accompany ok or unavailable.
  */
-export type FieldValue = Scalar;
-export type Rec = Record<string, FieldValue>;
-
-export interface SinkEntry {
-  /** `<source key>:<byte offset>` of the input line; stable across re-reads. */
-  id: string;
-  kind: 'record' | 'raw';
-  record?: Rec;
-  raw?: string;
-  /**
-   * The record's JSON text exactly as JSON.stringify wrote it into a rescue line, when replay has
-   * it at hand: the json formatter then writes it as is instead of stringifying the record again.
-   */
-  json?: string;
-}
-
 export interface Rejection {
   index: number;
   reason: string;
@@ -33,7 +21,14 @@ export interface Rejection {
 
 export type WriteOutcome =
   | { status: 'ok'; rejected?: Rejection[] }
-  | { status: 'unavailable'; accepted: number; reason: string; rejected?: Rejection[]; resend?: SinkEntry[] };
+  | {
+      status: 'unavailable';
+      accepted: number;
+      reason: string;
+      rejected?: Rejection[];
+      resend?: SinkEntry[];
+      retryAfterMs?: number;
+    };
 
 export interface SinkBackend {
   readonly type: string;
@@ -51,4 +46,27 @@ export const OK: WriteOutcome = { status: 'ok' };
 
 export function unavailable(reason: string, accepted = 0): WriteOutcome {
   return { status: 'unavailable', accepted, reason };
+}
+
+/** What a backend may use besides its params: injected so tests can drive time and faults. */
+export interface SinkBuildContext {
+  workRoot: string;
+  clock: Clock;
+  fs?: FsPort;
+}
+
+/**
+ * One sink type, Vector-style: its params (a schema with defaults, checked with file:line:col when
+ * the config loads, so the config layer knows nothing of any one type) and the factory that builds
+ * the backend from checked params. Each type lives in its own folder `sinks/<type>/`.
+ */
+export interface SinkTypeSpec {
+  params: Record<string, Field>;
+  /** Pure extra checks on checked params (cross-field rules); each string is one problem. */
+  validate?(params: Record<string, unknown>): string[];
+  create(params: Record<string, unknown>, ctx: SinkBuildContext): SinkBackend;
+  /** The backend `wprescue` replays into, when it is not `create`'s (test_rescue: its plain file). */
+  createForReplay?(params: Record<string, unknown>, ctx: SinkBuildContext): SinkBackend;
+  /** Where the sink writes, for `wproj stat` (file-like sinks only). */
+  outputPath?(params: Record<string, unknown>, workRoot: string): string;
 }

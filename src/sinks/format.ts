@@ -1,4 +1,4 @@
-import type { Rec, SinkEntry } from './contract.js';
+import type { Rec, SinkEntry } from '../record.js';
 
 /**
  * Output formats, one record per line (golden files pin them):

@@ -1,9 +1,23 @@
+import { backoffDelay } from '../platform/backoff.js';
 import { errorMessage, isWrError } from '../errors.js';
 import { sleep, type Clock, type TimerHandle } from '../platform/clock.js';
 import type { FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
 import { DURABLE_NOW, RescueWriter, type Durability, type Written } from '../rescue/writer.js';
-import type { SinkBackend, SinkEntry, WriteOutcome } from './contract.js';
+import type { SinkBackend, WriteOutcome } from './contract.js';
+import type { SinkEntry } from '../record.js';
+
+/** A record a backend refused for good, with the reason, on its way to the `error` group. */
+export interface RejectedEntry {
+  entry: SinkEntry;
+  reason: string;
+}
+
+export interface SinkWritten extends Written {
+  rejected: RejectedEntry[];
+}
+
+const NONE: RejectedEntry[] = [];
 
 export interface FailoverOptions {
   group: string;
@@ -16,8 +30,6 @@ export interface FailoverOptions {
   random?: () => number;
   fs?: FsPort;
   log?: Logger;
-  /** Records the backend refused for good, with the reason: for the `error` group. */
-  onRejected?: (items: Array<{ entry: SinkEntry; reason: string }>) => void;
   onFailover?: (active: boolean) => void;
   onRescued?: (n: number) => void;
   onDelivered?: (n: number) => void;
@@ -35,6 +47,8 @@ export class FailoverSink {
   private rescue: RescueWriter | undefined;
   private reconnectTimer: TimerHandle | undefined;
   private attempt = 0;
+  /** A backend's own hint for the next probe (HTTP Retry-After), used once. */
+  private retryAfterMs: number | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly log: Logger;
@@ -63,28 +77,33 @@ export class FailoverSink {
     }
   }
 
-  /** Resolves once the entries are written; the inner promise once they are durable. */
-  write(entries: SinkEntry[]): Promise<Written> {
+  /**
+   * Resolves once the entries are written (`durable` once they are durable), with the entries the
+   * backend rejected for good: the caller routes those to the `error` group and must not count the
+   * batch delivered before that write is durable too.
+   */
+  write(entries: SinkEntry[]): Promise<SinkWritten> {
     return this.serial(() => this.writeNow(entries));
   }
 
-  private async writeNow(entries: SinkEntry[]): Promise<Written> {
-    if (entries.length === 0) return DURABLE_NOW;
+  private async writeNow(entries: SinkEntry[]): Promise<SinkWritten> {
+    if (entries.length === 0) return { ...DURABLE_NOW, rejected: NONE };
     if (this.rescue) {
       this.backend.offeredElsewhere?.(entries.length);
-      return this.toRescue(entries);
+      return { ...(await this.toRescue(entries)), rejected: NONE };
     }
     const outcome: WriteOutcome = await this.backend.write(entries);
-    this.reportRejected(entries, outcome.rejected);
+    const rejected = (outcome.rejected ?? []).map((r) => ({ entry: entries[r.index]!, reason: r.reason }));
     if (outcome.status === 'ok') {
-      this.opts.onDelivered?.(entries.length - (outcome.rejected?.length ?? 0));
-      return DURABLE_NOW;
+      this.opts.onDelivered?.(entries.length - rejected.length);
+      return { ...DURABLE_NOW, rejected };
     }
     const rejectedIdx = new Set((outcome.rejected ?? []).map((r) => r.index));
     const rest = entries.filter((_, i) => i >= outcome.accepted && !rejectedIdx.has(i));
     this.opts.onDelivered?.(outcome.accepted);
     this.backend.offeredElsewhere?.(entries.length - outcome.accepted);
-    return this.failOver([...(outcome.resend ?? []), ...rest], outcome.reason);
+    if (outcome.retryAfterMs !== undefined) this.retryAfterMs = outcome.retryAfterMs;
+    return { ...(await this.failOver([...(outcome.resend ?? []), ...rest], outcome.reason)), rejected };
   }
 
   private async failOver(entries: SinkEntry[], reason: string): Promise<Written> {
@@ -118,22 +137,17 @@ export class FailoverSink {
         if (!isWrError(err, 'RESCUE_WRITE_FAILED') || this.closed) throw err;
         if (failures === 0) this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, err: err.message }, 'rescue write failed: input paused until it succeeds');
         failures++;
-        await sleep(this.opts.clock, Math.min(this.opts.reconnect.max_ms, this.opts.reconnect.initial_ms * 2 ** Math.min(failures, 16)));
+        const { initial_ms, max_ms } = this.opts.reconnect;
+        await sleep(this.opts.clock, backoffDelay({ initialMs: initial_ms, maxMs: max_ms, jitter: 0 }, failures));
       }
     }
-  }
-
-  private reportRejected(entries: SinkEntry[], rejected: WriteOutcome['rejected']): void {
-    if (!rejected?.length) return;
-    this.opts.onRejected?.(rejected.map((r) => ({ entry: entries[r.index]!, reason: r.reason })));
   }
 
   private scheduleReconnect(): void {
     if (this.reconnectTimer || this.closed) return;
     const { initial_ms, max_ms, jitter } = this.opts.reconnect;
-    const base = Math.min(max_ms, initial_ms * 2 ** Math.min(this.attempt, 30));
-    const r = this.opts.random?.() ?? Math.random();
-    const delay = Math.round(base * (1 - jitter + 2 * jitter * r));
+    const delay = this.retryAfterMs ?? backoffDelay({ initialMs: initial_ms, maxMs: max_ms, jitter }, this.attempt, this.opts.random);
+    this.retryAfterMs = undefined;
     this.reconnectTimer = this.opts.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.serial(() => this.probe());

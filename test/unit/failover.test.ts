@@ -5,7 +5,8 @@ import { ManualClock } from '../../src/platform/clock.js';
 import { realFs, type FsPort } from '../../src/platform/fs-port.js';
 import { parseRescueName } from '../../src/rescue/file-name.js';
 import { decodeRescueLine } from '../../src/rescue/line-format.js';
-import { OK, unavailable, type SinkBackend, type SinkEntry, type WriteOutcome } from '../../src/sinks/contract.js';
+import { OK, unavailable, type SinkBackend, type WriteOutcome } from '../../src/sinks/contract.js';
+import type { SinkEntry } from '../../src/record.js';
 import { FailoverSink, type FailoverOptions } from '../../src/sinks/runtime.js';
 import { TestRescueSink } from '../../src/sinks/test-rescue/test-rescue-sink.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -88,17 +89,16 @@ describe('sink failover to rescue files', () => {
     expect(idsIn(rescueFiles(dir)[0]!)).toEqual(range(3, 8).map((e) => e.id));
   });
 
-  it('rejected records go to the error callback, never to rescue', async () => {
+  it('rejected records come back with the write that produced them, never to rescue', async () => {
     const dir = tmpDir();
-    const rejected: string[] = [];
     const backend: SinkBackend = {
       type: 'fake-reject', open: async () => {}, reconnect: async () => true, close: async () => {},
       write: async () => ({ status: 'ok', rejected: [{ index: 1, reason: 'constraint violation' }] }),
     };
-    const sink = new FailoverSink(backend, options(dir, new ManualClock(), { onRejected: (items) => rejected.push(...items.map((i) => `${i.entry.id}:${i.reason}`)) }));
-    await sink.write(range(0, 3));
+    const sink = new FailoverSink(backend, options(dir, new ManualClock()));
+    const { rejected } = await sink.write(range(0, 3));
     await sink.close();
-    expect(rejected).toEqual(['src:1:constraint violation']);
+    expect(rejected.map((i) => `${i.entry.id}:${i.reason}`)).toEqual(['src:1:constraint violation']);
     expect(rescueFiles(dir)).toHaveLength(0);
   });
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { SinkEntry } from '../../src/sinks/contract.js';
+import type { SinkEntry } from '../../src/record.js';
 import { createFormatter, FORMATS } from '../../src/sinks/format.js';
 
 const entries: SinkEntry[] = [

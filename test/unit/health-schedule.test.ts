@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/platform/clock.js';
-import { parseStages } from '../../src/sinks/registry.js';
+import { parseStages } from '../../src/sinks/test-rescue/spec.js';
 import { DEFAULT_STAGES, HealthSchedule } from '../../src/sinks/test-rescue/health-schedule.js';
 
 describe('test_rescue health schedule', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/errors.js';
 import { createMetrics, METRIC_NAMES } from '../../src/metrics/metrics.js';
 import { ENGINE_SCHEMA } from '../../src/config/engine-config.js';
-import type { Schema } from '../../src/config/schema.js';
+import type { Schema } from '../../src/platform/schema.js';
 
 const README = readFileSync(path.join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeRescueLine, encodeRescueLine } from '../../src/rescue/line-format.js';
 import { createFormatter } from '../../src/sinks/format.js';
-import type { SinkEntry } from '../../src/sinks/contract.js';
+import type { SinkEntry } from '../../src/record.js';
 
 const scalar = fc.oneof(fc.string({ unit: 'grapheme' }), fc.string(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.boolean(), fc.constant(null));
 const record = fc.dictionary(fc.oneof(fc.string(), fc.constantFrom('1', '10', 'a b', '"q"', 'é')), scalar);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { captureNames, compileRules } from '../../src/pipeline/rules.js';
+import { captureNames } from '../../src/platform/capture-names.js';
+import { compileRules } from '../../src/pipeline/rules.js';
 
 describe('parse rules', () => {
   it('the first rule that matches makes the record, typed per `types`', () => {

@@ -1,3 +1,4 @@
+import { renderProgress, renderStatTable } from '../../src/cli/table.js';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/platform/clock.js';
@@ -49,7 +50,9 @@ describe('replay figures and /healthz', () => {
     clock.advance(5000);
     const table = reporter.table(5);
     // 10000 bytes left / 200 per line = 50 lines; 50 lines in 5 s = 10/s; ETA 5 s
-    expect(table).toMatch(/\| app\/main +\| +50 \| +50 \| +10 \| +50 \| 5s +\|/);
-    expect(reporter.progressLine()).toBe('[##########..........] 50% 50/100 lines');
+    expect(table.rows).toEqual([['app/main', 50, 50, 10, 50, '5s']]);
+    expect(renderStatTable(table)).toMatch(/\| app\/main +\| +50 \| +50 \| +10 \| +50 \| 5s +\|/);
+    expect(reporter.progress()).toEqual({ done: 50, total: 100 });
+    expect(renderProgress(reporter.progress())).toBe('[##########..........] 50% 50/100 lines');
   });
 });

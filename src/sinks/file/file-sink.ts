@@ -2,7 +2,8 @@ import type { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../../errors.js';
 import { realFs, type FsPort } from '../../platform/fs-port.js';
-import { OK, unavailable, type SinkBackend, type SinkEntry, type WriteOutcome } from '../contract.js';
+import { OK, unavailable, type SinkBackend, type WriteOutcome } from '../contract.js';
+import type { SinkEntry } from '../../record.js';
 import { createFormatter, type FormatName, type LineFormatter } from '../format.js';
 
 export interface FileSinkConfig {

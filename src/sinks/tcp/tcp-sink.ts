@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { OK, unavailable, type SinkBackend, type SinkEntry, type WriteOutcome } from '../contract.js';
+import { OK, unavailable, type SinkBackend, type WriteOutcome } from '../contract.js';
+import type { SinkEntry } from '../../record.js';
 import { createFormatter, type FormatName, type LineFormatter } from '../format.js';
 
 export interface TcpSinkConfig {

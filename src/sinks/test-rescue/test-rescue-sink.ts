@@ -1,6 +1,7 @@
 import type { Clock } from '../../platform/clock.js';
 import type { FsPort } from '../../platform/fs-port.js';
-import { unavailable, type SinkBackend, type SinkEntry, type WriteOutcome } from '../contract.js';
+import { unavailable, type SinkBackend, type WriteOutcome } from '../contract.js';
+import type { SinkEntry } from '../../record.js';
 import { FileSink, type FileSinkConfig } from '../file/file-sink.js';
 import { HealthSchedule, type Stage } from './health-schedule.js';
 

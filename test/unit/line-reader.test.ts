@@ -1,23 +1,23 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readLines } from '../../src/pipeline/file-source.js';
+import { readLineBatches } from '../../src/platform/line-reader.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { prng } from '../helpers/child.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 async function readAll(file: string, from: number, batchSize: number): Promise<Array<{ line: string; offset: number }>> {
   const out: Array<{ line: string; offset: number }> = [];
-  for await (const b of readLines({ path: file, from, batchSize, follow: false, clock: systemClock })) {
-    expect(b.lines.length).toBeLessThanOrEqual(batchSize);
-    b.lines.forEach((line, i) => out.push({ line, offset: b.offsets[i]! }));
-    const last = b.lines.length - 1;
-    if (last >= 0) expect(b.end).toBeGreaterThan(b.offsets[last]!);
+  for await (const b of readLineBatches({ file, from, batchSize, follow: false, clock: systemClock })) {
+    expect(b.starts.length).toBeLessThanOrEqual(batchSize);
+    b.starts.forEach((start, i) => out.push({ line: b.buf.toString('utf8', start, b.stops[i]), offset: b.base + start }));
+    const last = b.starts.length - 1;
+    if (last >= 0) expect(b.end).toBeGreaterThan(b.base + b.starts[last]!);
   }
   return out;
 }
 
-describe('file source reader', () => {
+describe('line reader', () => {
   it('yields every line with its byte offset across 1 MiB chunk boundaries, long lines, CRLF and unicode', async () => {
     const rand = prng(42);
     const lines: string[] = [];
@@ -45,5 +45,16 @@ describe('file source reader', () => {
       { line: 'two', offset: 4 },
       { line: 'three', offset: 8 },
     ]);
+  });
+
+  it('counts offsets in bytes of the file, not of decoded text: invalid UTF-8 cannot shift them', async () => {
+    const file = path.join(tmpDir(), 'in.log');
+    const bad = Buffer.concat([Buffer.from('a'), Buffer.alloc(3000, 0xff), Buffer.from('\n')]);
+    writeFileSync(file, Buffer.concat([Buffer.from('héllo 日本語 😀\n'), bad, Buffer.from('next\n')]));
+    const got = await readAll(file, 0, 2);
+    const first = Buffer.byteLength('héllo 日本語 😀\n');
+    expect(got.map((g) => g.offset)).toEqual([0, first, first + bad.length]);
+    expect(got[2]!.line).toBe('next');
+    expect(await readAll(file, first + bad.length, 10)).toEqual([{ line: 'next', offset: first + bad.length }]);
   });
 });

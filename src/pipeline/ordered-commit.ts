@@ -1,0 +1,53 @@
+/**
+ * Commits a source's batches strictly in the order they were read, each only once its writes are
+ * durable: a later batch that becomes durable first waits for the earlier ones, so a checkpoint (or
+ * an ack) never passes a line that could still be lost. `whenAtMost(n)` gives backpressure: the
+ * reader waits until no more than n batches are uncommitted, which bounds what a kill -9 repeats.
+ * A durability failure is kept and rethrown to the reader; nothing after it is committed.
+ */
+export class OrderedCommit {
+  private readonly queue: Array<{ done: boolean; commit: () => void }> = [];
+  private failure: { err: Error } | undefined;
+  private waiters: Array<{ n: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  push(durable: Promise<void>, commit: () => void): void {
+    const entry = { done: false, commit };
+    this.queue.push(entry);
+    durable.then(
+      () => {
+        entry.done = true;
+        this.drain();
+      },
+      (err: unknown) => {
+        this.failure ??= { err: err instanceof Error ? err : new Error(String(err)) };
+        this.wake();
+      },
+    );
+  }
+
+  /** Resolves once at most `n` batches are uncommitted (rejects on a durability failure). */
+  whenAtMost(n: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure.err);
+    if (this.queue.length <= n) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ n, resolve, reject }));
+  }
+
+  private drain(): void {
+    while (this.queue[0]?.done && !this.failure) this.queue.shift()!.commit();
+    this.wake();
+  }
+
+  private wake(): void {
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (this.failure) w.reject(this.failure.err);
+      else if (this.queue.length <= w.n) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+}

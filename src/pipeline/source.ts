@@ -1,0 +1,21 @@
+/**
+ * What the pipeline needs of a source, whatever it reads (files, stdin, a JetStream consumer): a
+ * stream of line batches, each of which the pipeline commits, in order, once every record of it is
+ * delivered or durable in rescue. Committing is the source's business: a file source moves its
+ * checkpoint, a NATS source acks its messages. A batch never committed (crash) is read again.
+ */
+export interface SourceBatch {
+  lines: string[];
+  /** The record id of line i is `${idPrefix}${positions[i]}` (SPEC section 4: stable across re-reads). */
+  idPrefix: string;
+  positions: number[];
+  /** Marks the first `count` lines (default all) as done; called at most once, in batch order. */
+  commit(count?: number): void;
+}
+
+export interface Source {
+  readonly key: string;
+  batches(signal: AbortSignal): AsyncIterable<SourceBatch>;
+  /** Releases what the source holds (descriptors, connections); pending work is not committed. */
+  close(): Promise<void>;
+}

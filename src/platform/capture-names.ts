@@ -1,0 +1,28 @@
+/**
+ * The name of every capturing group of a regex source, in capture order (`undefined` for an
+ * unnamed group). Skips escapes, character classes and non-capturing / lookaround groups.
+ */
+export function captureNames(source: string): Array<string | undefined> {
+  const names: Array<string | undefined> = [];
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === '(') {
+      if (source[i + 1] !== '?') names.push(undefined);
+      else if (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!') {
+        const end = source.indexOf('>', i + 3);
+        names.push(source.slice(i + 3, end));
+      }
+    }
+  }
+  return names;
+}

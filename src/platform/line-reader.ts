@@ -1,0 +1,100 @@
+import { promises as fsp } from 'node:fs';
+import { sleep, type Clock } from './clock.js';
+
+/**
+ * The one line reader, shared by file sources and replay. It works on bytes: a file is read from
+ * a byte offset in 1 MiB chunks, line ends are found with `Buffer.indexOf(0x0a)`, and each batch
+ * gives the byte range of every line inside one buffer, so offsets are exact whatever the bytes
+ * are (invalid UTF-8 included) and nothing is decoded that the caller does not ask for.
+ *
+ * Invariants:
+ * - `buf.subarray(starts[i], stops[i])` is line i without its `\n` (and without a `\r` before it);
+ *   the line begins at file offset `base + starts[i]`;
+ * - `end` is the file offset just past the `\n` of the batch's last line (or past the last byte of
+ *   a final line without `\n`, which counts only when not following);
+ * - a batch's `buf` is never reused by the reader: callers may keep slices of it.
+ * In follow mode the reader waits at EOF (polling every `pollMs`, or until `wake()` resolves) and
+ * never yields a line without its `\n`.
+ */
+export interface LineBatch {
+  buf: Buffer;
+  starts: number[];
+  stops: number[];
+  /** File offset of `buf[0]`. */
+  base: number;
+  end: number;
+}
+
+export interface LineReadOptions {
+  /** A path to open, or an open handle (left open). */
+  file: string | fsp.FileHandle;
+  from: number;
+  batchSize: number;
+  follow: boolean;
+  clock: Clock;
+  signal?: AbortSignal;
+  pollMs?: number;
+  /** In follow mode: resolves when the file may have grown (a watcher event); polling stays the safety net. */
+  wake?: () => Promise<void>;
+  /** Stop (without waiting) once EOF is reached and this returns true: a rotated file is read to its end. */
+  stopAtEof?: () => boolean;
+}
+
+const CHUNK = 1 << 20;
+
+export async function* readLineBatches(opts: LineReadOptions): AsyncGenerator<LineBatch> {
+  const owned = typeof opts.file === 'string';
+  const fh = typeof opts.file === 'string' ? await fsp.open(opts.file, 'r') : opts.file;
+  let ahead: Promise<{ buf: Buffer; n: number }> | undefined;
+  const readAt = async (carry: Buffer, pos: number): Promise<{ buf: Buffer; n: number }> => {
+    const buf = Buffer.allocUnsafe(carry.length + CHUNK);
+    carry.copy(buf, 0);
+    const { bytesRead } = await fh.read(buf, carry.length, CHUNK, pos);
+    return { buf, n: bytesRead };
+  };
+  try {
+    let pos = opts.from; // file offset of the next byte to read
+    let carry: Buffer = Buffer.alloc(0); // bytes of a line not yet ended, file offset pos - carry.length
+    for (;;) {
+      if (opts.signal?.aborted) return;
+      const { buf, n } = await (ahead ?? readAt(carry, pos));
+      ahead = undefined;
+      if (n === 0) {
+        if (!opts.follow || opts.stopAtEof?.()) {
+          if (carry.length > 0) {
+            const stop = carry[carry.length - 1] === 13 ? carry.length - 1 : carry.length;
+            yield { buf: carry, starts: [0], stops: [stop], base: pos - carry.length, end: pos };
+          }
+          return;
+        }
+        await Promise.race([sleep(opts.clock, opts.pollMs ?? 200, opts.signal), ...(opts.wake ? [opts.wake()] : [])]);
+        continue;
+      }
+      const base = pos - carry.length;
+      const len = carry.length + n;
+      pos += n;
+      const tail = buf.lastIndexOf(10, len - 1) + 1; // just past the chunk's last \n (0: none)
+      carry = buf.subarray(tail, len);
+      // The next chunk is read while the caller works on this one's lines.
+      if (n === CHUNK) ahead = readAt(carry, pos);
+      let start = 0;
+      let starts: number[] = [];
+      let stops: number[] = [];
+      while (start < tail) {
+        const nl = buf.indexOf(10, start);
+        starts.push(start);
+        stops.push(nl > start && buf[nl - 1] === 13 ? nl - 1 : nl);
+        start = nl + 1;
+        if (starts.length >= opts.batchSize) {
+          yield { buf, starts, stops, base, end: base + start };
+          starts = [];
+          stops = [];
+        }
+      }
+      if (starts.length) yield { buf, starts, stops, base, end: base + start };
+    }
+  } finally {
+    await ahead?.catch(() => undefined);
+    if (owned) await fh.close();
+  }
+}

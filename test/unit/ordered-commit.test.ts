@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { OrderedCommit } from '../../src/pipeline/ordered-commit.js';
+
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('OrderedCommit', () => {
+  it('commits in push order even when later batches become durable first', async () => {
+    const c = new OrderedCommit();
+    const order: number[] = [];
+    const d = [deferred(), deferred(), deferred()];
+    d.forEach((x, i) => c.push(x.promise, () => order.push(i)));
+    d[2]!.resolve();
+    d[1]!.resolve();
+    await flush();
+    expect(order).toEqual([]);
+    expect(c.pending).toBe(3);
+    d[0]!.resolve();
+    await c.whenAtMost(0);
+    expect(order).toEqual([0, 1, 2]);
+  });
+
+  it('whenAtMost(n) waits until no more than n batches are uncommitted', async () => {
+    const c = new OrderedCommit();
+    const a = deferred();
+    const b = deferred();
+    c.push(a.promise, () => {});
+    c.push(b.promise, () => {});
+    let released = false;
+    const wait = c.whenAtMost(1).then(() => (released = true));
+    await flush();
+    expect(released).toBe(false);
+    a.resolve();
+    await wait;
+    expect(c.pending).toBe(1);
+  });
+
+  it('a durability failure is rethrown and nothing after it is committed', async () => {
+    const c = new OrderedCommit();
+    const order: number[] = [];
+    const a = deferred();
+    const b = deferred();
+    c.push(a.promise, () => order.push(0));
+    c.push(b.promise, () => order.push(1));
+    b.resolve();
+    a.reject(new Error('rescue write failed'));
+    await expect(c.whenAtMost(0)).rejects.toThrow('rescue write failed');
+    expect(order).toEqual([]);
+  });
+});
