@@ -38,6 +38,18 @@ export interface SinkBackend {
   /** Probes and re-opens after an outage; resolves true when the backend is usable again. */
   reconnect(): Promise<boolean>;
   close(): Promise<void>;
+  /**
+   * How many of the most recently written entries the backend cannot vouch for yet (TCP: bytes that
+   * may still sit in kernel buffers when the peer resets). A caller that checkpoints (replay) must
+   * not move past them. Absent = 0: an ok write is confirmed.
+   */
+  unconfirmed?(): number;
+  /**
+   * Waits until every written entry is confirmed; `unavailable` when the connection failed first
+   * (the unconfirmed entries are then in `resend`). Replay calls it at the end of a file before
+   * deleting it. Absent = nothing to wait for.
+   */
+  flush?(): Promise<WriteOutcome>;
   /** Told how many records offered to the sink went to rescue instead (test_rescue counts them). */
   offeredElsewhere?(n: number): void;
 }
