@@ -29,13 +29,25 @@ export const testRescueSinkType: SinkTypeSpec = {
       },
     },
     repeat: { schema: { kind: 'bool' }, default: false },
+    reject: { schema: { kind: 'string' } },
   },
-  validate: (p) =>
-    ((p.stages ?? []) as Array<Record<string, string>>).flatMap((st, i) =>
+  validate: (p) => [
+    ...((p.stages ?? []) as Array<Record<string, string>>).flatMap((st, i) =>
       Object.keys(st).length === 1 ? [] : [`stages[${i}]: give exactly one of healthy or unhealthy`],
     ),
+    ...(p.reject === undefined ? [] : regexProblem(String(p.reject))),
+  ],
   create: (p, ctx) =>
-    new TestRescueSink({ ...fileSinkConfig(p, ctx.workRoot), stages: parseStages(p.stages), repeat: p.repeat === true }, ctx.clock, ctx.fs),
+    new TestRescueSink(
+      {
+        ...fileSinkConfig(p, ctx.workRoot),
+        stages: parseStages(p.stages),
+        repeat: p.repeat === true,
+        ...(p.reject === undefined ? {} : { reject: new RegExp(String(p.reject)) }),
+      },
+      ctx.clock,
+      ctx.fs,
+    ),
   createForReplay: (p, ctx) => new FileSink(fileSinkConfig(p, ctx.workRoot), ctx.fs),
   outputPath: fileOutputPath,
 };
@@ -51,4 +63,13 @@ export function parseStages(raw: unknown): Stage[] {
     if (lines) return { healthy, lines: Number(lines[1]) };
     return { healthy, ms: parseDuration(v)! };
   });
+}
+
+function regexProblem(source: string): string[] {
+  try {
+    new RegExp(source);
+    return [];
+  } catch (err) {
+    return [`reject: invalid regular expression: ${(err as Error).message}`];
+  }
 }

@@ -1,0 +1,7 @@
+import { sinkConformance } from './suite.js';
+
+sinkConformance({
+  type: 'blackhole',
+  start: async () => ({}),
+  async stop() {},
+});
