@@ -35,7 +35,7 @@ export const testRescueSinkType: SinkTypeSpec = {
     ...((p.stages ?? []) as Array<Record<string, string>>).flatMap((st, i) =>
       Object.keys(st).length === 1 ? [] : [`stages[${i}]: give exactly one of healthy or unhealthy`],
     ),
-    ...(p.reject === undefined ? [] : regexProblem(String(p.reject))),
+    ...(p.reject === undefined ? [] : regexProblem(p.reject as string)),
   ],
   create: (p, ctx) =>
     new TestRescueSink(
@@ -43,7 +43,7 @@ export const testRescueSinkType: SinkTypeSpec = {
         ...fileSinkConfig(p, ctx.workRoot),
         stages: parseStages(p.stages),
         repeat: p.repeat === true,
-        ...(p.reject === undefined ? {} : { reject: new RegExp(String(p.reject)) }),
+        ...(p.reject === undefined ? {} : { reject: new RegExp(p.reject as string) }),
       },
       ctx.clock,
       ctx.fs,
