@@ -2,12 +2,14 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Job } from '../queue/job-state.js';
 import { parseRescueJobId, rescueRank } from '../rescue/file-name.js';
+import { classify } from '../rescue/layout.js';
 
 /**
  * What a rescue directory holds, from one walk: released `.dat` files (each a job: id = path
  * relative to rescue.path) and `.dat.lock` files (being written, or left by a dead writer).
- * Skipped: `dead/`, our own `.wprescue.*` lock files, `*.owner` lock dirs, `recover.lock`, temp
- * files. Other odd names (`..x.dat`) are found, and quarantined by the replayer.
+ * What is skipped is the layout's business (rescue/layout.ts `classify`): `dead/`, our lock and
+ * temp files, owner locks, `recover.lock`. Other odd names (`..x.dat`) are found, and quarantined
+ * by the replayer.
  */
 export interface Found {
   /** `size` is undefined for files `known` said not to stat. */
@@ -28,12 +30,12 @@ export function scanRescueDir(root: string, known: (id: string) => boolean = () 
     }
     for (const e of entries) {
       const name = e.name;
-      if (isOwnFile(name)) continue;
-      if (rel === '' && (name === 'dead' || name === 'recover.lock')) continue;
       const full = path.join(dir, name);
       const id = rel ? `${rel}/${name}` : name;
-      if (e.isDirectory()) walk(full, id);
-      else if (name.endsWith('.dat')) {
+      const kind = classify(id);
+      if (e.isDirectory()) {
+        if (kind === 'foreign') walk(full, id);
+      } else if (kind === 'job') {
         if (known(id)) found.dats.push({ id, file: full });
         else {
           try {
@@ -42,7 +44,7 @@ export function scanRescueDir(root: string, known: (id: string) => boolean = () 
             // replayed and deleted while we walked
           }
         }
-      } else if (name.endsWith('.dat.lock')) found.locks.push(full);
+      } else if (kind === 'writing') found.locks.push(full);
     }
   };
   walk(root, '');
@@ -73,9 +75,4 @@ export function jobSinkKey(job: Job): string {
 /** The (time, seq) order rank of a replay job, read back from its payload. */
 export function jobRank(job: Job): string {
   return typeof job.data.rank === 'string' ? job.data.rank : '';
-}
-
-/** Our own files in the rescue tree that are never rescue data. */
-export function isOwnFile(name: string): boolean {
-  return name.startsWith('.wprescue') || name.endsWith('.owner') || name.endsWith('.tmp');
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../platform/logger.js';
-import { isOwnFile } from './discovery.js';
+import { classify, DEAD_DIR, rescueLayout } from '../rescue/layout.js';
 
 /** Above this many waiting rescue files the watcher is closed and the rescan alone finds files. */
 export const WATCH_MAX_FILES = 1000;
@@ -40,12 +40,14 @@ export class RescueWatcher {
 
   private start(): void {
     const root = this.rescueDir;
-    const dead = path.join(root, 'dead');
+    const layout = rescueLayout(root);
     this.watcher = watch(root, {
       ignoreInitial: true,
       ignored: (p: string) => {
-        const base = path.basename(p);
-        return isOwnFile(base) || base.endsWith('.lock') || p === dead || p.startsWith(`${dead}${path.sep}`);
+        const id = layout.jobIdOf(p);
+        if (id === undefined) return false; // the root itself
+        const kind = classify(id);
+        return (kind !== 'job' && kind !== 'foreign') || id.startsWith(`${DEAD_DIR}/`);
       },
     });
     const onFile = (p: string): void => {
