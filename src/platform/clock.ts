@@ -84,4 +84,11 @@ export class ManualClock implements Clock {
   pendingTimers(): number {
     return this.timers.size;
   }
+
+  /** When the earliest pending timer falls due, or undefined with none. */
+  nextDue(): number | undefined {
+    let at: number | undefined;
+    for (const t of this.timers.values()) if (at === undefined || t.at < at) at = t.at;
+    return at;
+  }
 }

@@ -47,6 +47,8 @@ export class FailoverSink {
   private rescue: RescueWriter | undefined;
   private reconnectTimer: TimerHandle | undefined;
   private attempt = 0;
+  /** Consecutive failed rescue writes (disk full...): while > 0 the input waits; 0 when writes succeed. */
+  rescueFailures = 0;
   /** A backend's own hint for the next probe (HTTP Retry-After), used once. */
   private retryAfterMs: number | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -115,7 +117,6 @@ export class FailoverSink {
   }
 
   private async toRescue(entries: SinkEntry[]): Promise<Written> {
-    let failures = 0;
     for (;;) {
       try {
         this.rescue ??= await RescueWriter.create({
@@ -128,17 +129,18 @@ export class FailoverSink {
           ...(this.opts.fs ? { fs: this.opts.fs } : {}),
           log: this.log,
         });
-        if (failures === 0 && this.rescue.lineCount === 0) this.log.info({ file: this.rescue.file }, 'rescue file opened');
+        if (this.rescueFailures === 0 && this.rescue.lineCount === 0) this.log.info({ file: this.rescue.file }, 'rescue file opened');
         const written = entries.length ? await this.rescue.append(entries) : DURABLE_NOW;
-        if (failures > 0) this.log.info({ sink: this.opts.sink, file: this.rescue.file }, 'rescue writes resumed');
+        if (this.rescueFailures > 0) this.log.info({ sink: this.opts.sink, file: this.rescue.file }, 'rescue writes resumed');
+        this.rescueFailures = 0;
         this.opts.onRescued?.(entries.length);
         return written;
       } catch (err) {
         if (!isWrError(err, 'RESCUE_WRITE_FAILED') || this.closed) throw err;
-        if (failures === 0) this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, err: err.message }, 'rescue write failed: input paused until it succeeds');
-        failures++;
+        if (this.rescueFailures === 0) this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, err: err.message }, 'rescue write failed: input paused until it succeeds');
+        this.rescueFailures++;
         const { initial_ms, max_ms } = this.opts.reconnect;
-        await sleep(this.opts.clock, backoffDelay({ initialMs: initial_ms, maxMs: max_ms, jitter: 0 }, failures));
+        await sleep(this.opts.clock, backoffDelay({ initialMs: initial_ms, maxMs: max_ms, jitter: 0 }, this.rescueFailures));
       }
     }
   }
@@ -178,6 +180,11 @@ export class FailoverSink {
     this.released.push(dat);
     this.opts.onFailover?.(false);
     this.log.info({ group: this.opts.group, sink: this.opts.sink, file: dat, lines: writer.lineCount }, 'sink back: rescue file released');
+  }
+
+  /** Resolves once every write, probe and swap-back queued so far has run (tests and shutdown await it). */
+  settled(): Promise<void> {
+    return this.chain.then(() => undefined);
   }
 
   /** Graceful stop: release the rescue file (if any) and close the backend. */

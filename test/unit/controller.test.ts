@@ -54,11 +54,6 @@ async function setup(extra: Partial<ControllerOptions> = {}, dir = tmpDir()) {
   return { dir, clock, store, handler, controller };
 }
 
-/** Yields to the event loop so that anything already due (WAL writes, dispatches) can happen. */
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
-};
-
 describe('queue controller', () => {
   it('retries a failing job with exponential backoff up to max_retry, then it is dead and onDead runs', async () => {
     const { clock, store, handler, controller } = await setup();
@@ -72,9 +67,11 @@ describe('queue controller', () => {
       await until(() => store.get('j')!.state !== 'in_flight');
       if (attempt < 3) {
         expect(store.get('j')).toMatchObject({ state: 'pending', attempt: attempt + 1, lastError: `boom ${attempt}` });
-        clock.advance(store.get('j')!.notBefore - clock.now() - 1);
-        await settle();
-        expect(handler.running.has('j')).toBe(false); // not a millisecond early
+        const { notBefore } = store.get('j')!;
+        clock.advance(notBefore - clock.now() - 1);
+        // nothing else runs: the job can only start when the wake-up timer fires, at notBefore
+        expect(handler.running.has('j')).toBe(false);
+        await until(() => clock.nextDue() === notBefore);
         clock.advance(1);
       }
     }
@@ -118,8 +115,7 @@ describe('queue controller', () => {
       await store.enqueue(id, { key, rank });
     }
     controller.start();
-    await until(() => handler.running.size === 2);
-    await settle();
+    await until(() => handler.running.size === 2); // two workers: nothing else can start
     expect([...handler.running].sort()).toEqual(['a1', 'b1']); // the oldest of each sink, two workers
     handler.finish('a1', new Error('down')); // a1 goes to backoff: a2 must not overtake it
     await until(() => handler.running.size === 2 && !handler.running.has('a1'));
@@ -129,8 +125,9 @@ describe('queue controller', () => {
     handler.finish('c1');
     handler.finish('b2');
     await until(() => store.counts().completed === 3);
-    await settle();
-    expect(handler.running.size).toBe(0); // a2 waits for a1's backoff
+    // the controller is asleep until a1's backoff ends: a2 waits for it
+    await until(() => clock.nextDue() === store.get('a1')!.notBefore);
+    expect(handler.running.size).toBe(0);
     clock.advance(100);
     await until(() => handler.running.has('a1'));
     handler.finish('a1');

@@ -38,11 +38,6 @@ const idsIn = (file: string): string[] =>
     return d.entry.id;
   });
 
-/** Let async work queued by fired timers settle. */
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-};
-
 describe('sink failover to rescue files', () => {
   it('healthy → unavailable → reconnect → healthy gives exactly one rescue file with exactly the outage records', async () => {
     const dir = tmpDir();
@@ -55,7 +50,7 @@ describe('sink failover to rescue files', () => {
     for (let b = 0; b < 12; b++) {
       await sink.write(range(b * 10, b * 10 + 10));
       clock.advance(250);
-      await settle();
+      await sink.settled(); // a probe the advance fired has swapped back (or rescheduled)
     }
     await sink.close();
     const files = rescueFiles(dir);
@@ -132,7 +127,7 @@ describe('sink failover to rescue files', () => {
     const p = sink.write(range(0, 5)).then(() => (done = true));
     await until(() => errors.length > 0 && cut === 1);
     for (let attempt = 2; attempt <= 5; attempt++) {
-      await settle(); // the failed attempt schedules its retry
+      await until(() => sink.rescueFailures === attempt - 1); // the failed attempt is waiting for its retry timer
       clock.advance(1000); // retries keep failing while the disk is full
       await until(() => cut === attempt);
     }
@@ -166,7 +161,7 @@ describe('sink failover to rescue files', () => {
     expect(readdirSync(path.join(dir, 'rescue', 'g')).some((n) => n.endsWith('.dat.lock.owner'))).toBe(true);
     healthy = true;
     clock.advance(100);
-    await settle();
+    await sink.settled();
     await sink.write(range(2, 4));
     healthy = false;
     await sink.write(range(4, 6));
