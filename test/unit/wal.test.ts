@@ -158,6 +158,16 @@ describe('WAL writer durability', () => {
     expect(expected).toBe(301);
   });
 
+  it('a rotation asked for as soon as an append resolves is carried out (no lost wake-up of the write loop)', async () => {
+    const dir = tmpDir();
+    const w = await WalWriter.open({ dir, fsync: 'none', nextSeq: 1 });
+    await w.append([{ type: 'ENQUEUE', job: 'a', ts: 1, data: {} }]);
+    await w.rotate(); // pushed in the same microtask run that resolved the append
+    await w.append([{ type: 'ENQUEUE', job: 'b', ts: 2, data: {} }]);
+    expect(w.currentSegment).toBe(path.join(dir, walName(2)));
+    await w.close();
+  });
+
   it('fsync none never syncs; batch syncs on the timer', async () => {
     for (const policy of ['none', 'batch'] as const) {
       const dir = tmpDir();
