@@ -33,9 +33,9 @@ describe('bounded completed-job history', () => {
     expect(history.size).toBe(1);
   });
 
-  it('a smaller limit at start keeps the latest completions of the snapshot', () => {
-    const job = (id: string, state: Job['state'], updatedAt: number): Job => ({ id, state, attempt: 0, data: {}, notBefore: 0, dispatchedAt: 0, updatedAt });
-    const jobs = new Map([job('x', 'completed', 30), job('y', 'completed', 10), job('z', 'completed', 20), job('p', 'dead', 0)].map((j) => [j.id, j]));
+  it('a smaller limit at start keeps the latest completions of the snapshot (listed in completion order)', () => {
+    const job = (id: string, state: Job['state']): Job => ({ id, state, attempt: 0, data: {}, notBefore: 0, dispatchedAt: 0, updatedAt: 0 });
+    const jobs = new Map([job('y', 'completed'), job('p', 'dead'), job('z', 'completed'), job('x', 'completed')].map((j) => [j.id, j]));
     expect(CompletedHistory.of(jobs, 1).pruned).toBe(2);
     expect(states(jobs.values())).toEqual({ x: 'completed', p: 'dead' });
   });
@@ -62,6 +62,24 @@ describe('bounded completed-job history', () => {
     expect(reopened.counts()).toEqual({ pending: 1, in_flight: 0, completed: 2, dead: 0 });
     await reopened.close();
     expect(states(readQueueState(dir, { completedHistory: 1 }).jobs.values())).toEqual({ a: 'completed', b: 'pending' });
+  });
+
+  it('a restart drops the same completed jobs the run would have: snapshots keep completion order', async () => {
+    const dir = tmpDir();
+    const store = await QueueStore.open({ dir, fsync: 'none', completedHistory: 2 });
+    const finish = async (id: string): Promise<void> => {
+      await store.transition('DISPATCH', id);
+      await store.transition('ACK', id);
+    };
+    for (const id of ['b', 'a', 'c']) await store.enqueue(id, {});
+    await finish('a');
+    await finish('b'); // enqueued before a, completed after it
+    await store.close();
+    const reopened = await QueueStore.open({ dir, fsync: 'none', completedHistory: 2 });
+    await reopened.transition('DISPATCH', 'c');
+    await reopened.transition('ACK', 'c'); // a completed first: a goes
+    expect(states(reopened.jobs())).toEqual({ b: 'completed', c: 'completed' });
+    await reopened.close({ snapshot: false });
   });
 
   it('jobs enqueued and completed through the store: memory, snapshot and WAL stay bounded by the history', async () => {
