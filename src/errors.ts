@@ -7,8 +7,6 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { exit: 2, meaning: 'a config file is malformed or has an unknown or wrong-typed key' },
   CONFIG_NOT_FOUND: { exit: 2, meaning: 'a required config file or work root is missing' },
   RESCUE_DIR_LOCKED: { exit: 2, meaning: 'another wprescue already owns this rescue directory' },
-  WAL_CRC_MISMATCH: { exit: 3, meaning: 'a queue WAL record before the tail failed its CRC; run `wprescue queue repair`' },
-  WAL_CORRUPT: { exit: 3, meaning: 'a queue WAL record before the tail is not valid JSON; run `wprescue queue repair`' },
   SNAPSHOT_CORRUPT: { exit: 3, meaning: 'the queue snapshot and its backup are unreadable, or WAL events between the snapshot and the WAL are missing' },
   JOB_ILLEGAL_TRANSITION: { exit: 3, meaning: 'a job state change not allowed by the transition table' },
   JOB_NOT_FOUND: { exit: 2, meaning: 'no job with that id' },

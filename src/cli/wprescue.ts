@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { loadWorkRoot } from '../config/work-root.js';
 import { say } from '../platform/logger.js';
-import { enqueueFiles, queueStatus, repairQueue, requeueDead } from '../recovery/admin.js';
+import { damageLines, enqueueFiles, queueStatus, repairQueue, requeueDead } from '../recovery/admin.js';
 import { runRescue } from '../recovery/service.js';
 import { addCommonHelp, openContext, resolveWorkRoot, stopSignal, workRootOption } from './context.js';
 import { intOption, runMain } from './run.js';
@@ -72,6 +72,7 @@ program.addCommand(
         process.stdout.write(`queue ${st.queueDir}: pending ${c.pending}, in_flight ${c.in_flight}, completed ${c.completed}, dead ${c.dead}\n`);
         const rows = (['pending', 'in_flight', 'dead'] as const).flatMap((s) => st.jobs[s].map((j) => [s, j.id, j.attempt, j.lastError ?? '']));
         if (rows.length) process.stdout.write(`${renderTable(['State', 'Job', 'Attempts', 'Last error'], rows)}\n`);
+        for (const line of damageLines(st)) process.stdout.write(`${line}\n`);
       }),
   ),
 );

@@ -15,7 +15,7 @@ export interface EngineConfig {
     workers: number;
     max_retry: number;
   };
-  queue: { dir: string; fsync: 'always' | 'batch' | 'none'; snapshot_interval_ms: number; task_timeout_ms: number };
+  queue: { dir: string; fsync: 'always' | 'batch' | 'none'; snapshot_interval_ms: number; task_timeout_ms: number; completed_history: number };
   stat: { window_sec: number };
   metrics: { listen: string };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'; file: string };
@@ -76,6 +76,7 @@ export const ENGINE_SCHEMA: Schema = {
           fsync: { schema: { kind: 'string', enum: ['always', 'batch', 'none'] }, default: 'batch' },
           snapshot_interval_ms: { schema: int(100), default: 30000 },
           task_timeout_ms: { schema: int(100), default: 600000 },
+          completed_history: { schema: int(0), default: 1000 },
         },
       },
     },

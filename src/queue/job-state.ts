@@ -10,7 +10,8 @@ export const EVENT_TYPES: readonly EventType[] = ['ENQUEUE', 'DISPATCH', 'ACK', 
 
 /** `from` states allowed for each event (`absent` = job not known yet), and the state it leads to. */
 export const TRANSITIONS: Record<EventType, { from: ReadonlyArray<JobState | 'absent'>; to: JobState }> = {
-  // Re-enqueueing a dead job is `requeue --dead`; a completed one, a file that came back.
+  // Re-enqueueing a dead job is `requeue --dead`; a completed one, a file that came back. `absent`
+  // also covers a completed job already dropped from the bounded history (completed-history.ts).
   ENQUEUE: { from: ['absent', 'dead', 'completed'], to: 'pending' },
   DISPATCH: { from: ['pending'], to: 'in_flight' },
   ACK: { from: ['in_flight'], to: 'completed' },

@@ -9,6 +9,9 @@ import type { Job } from './job-state.js';
  * Snapshot format (`snapshot.json`): `{"schemaVer":1,"lastSeq":N,"jobs":[...],"crc":C}` where C is
  * the CRC32 of the same JSON without its crc. Written tmp → fsync → rename; the previous snapshot
  * is kept as `snapshot.bak.json` and used when the current one is missing or fails its CRC.
+ * `jobs` holds every pending, in-flight and dead job but only the last `queue.completed_history`
+ * completed ones, those in the order they completed (completed-history.ts), so its size follows
+ * the work in hand, not the number of files ever replayed.
  */
 export const SNAPSHOT_FILE = 'snapshot.json';
 export const SNAPSHOT_BACKUP = 'snapshot.bak.json';

@@ -1,8 +1,11 @@
 import { copyFileSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { WrError, isWrError } from '../errors.js';
 import { systemClock, type Clock } from '../platform/clock.js';
 import { realFs, type FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
+import { CompletedHistory, DEFAULT_COMPLETED_HISTORY } from './completed-history.js';
+import { recordDamage, type DamagedRecord } from './damage-log.js';
 import { applyEvent, checkTransition, countByState, type EventType, type Job, type JobState } from './job-state.js';
 import { loadSnapshot, writeSnapshot } from './snapshot.js';
 import { listSegments, scanSegment } from './wal/decoder.js';
@@ -15,6 +18,8 @@ export interface QueueStoreOptions {
   clock?: Clock;
   log?: Logger;
   segmentBytes?: number;
+  /** How many completed jobs to keep (`queue.completed_history`); older ones are dropped. */
+  completedHistory?: number;
   onFsync?: (seconds: number) => void;
 }
 
@@ -22,8 +27,17 @@ export interface RecoveryInfo {
   snapshot: 'main' | 'backup' | 'none';
   replayedEvents: number;
   tornBytes: number;
+  /** Events the transition table refused (they followed a damaged record). */
+  skippedEvents: number;
+  /** Damaged records set aside at this start: the segment (absolute), its kept copy, where and why. */
+  damage: Array<{ file: string; keptAs: string; offset: number; reason: string }>;
   requeued: number;
   ms: number;
+}
+
+export interface SegmentDamage {
+  file: string;
+  records: DamagedRecord[];
 }
 
 export interface QueueState {
@@ -33,18 +47,30 @@ export interface QueueState {
   tail?: { file: string; bytes: number; firstSeq: number };
   replayed: number;
   tornBytes: number;
-  /** Events the transition table refused on replay (only after a repair dropped records). */
+  /** Events the transition table refused on replay (only after a damaged record was skipped). */
   skipped: number;
   /** lastSeq of the snapshot the state was built from (0 without one). */
   snapshotSeq: number;
+  /** Complete lines that failed their CRC or did not parse, per segment, in seq order. */
+  damage: SegmentDamage[];
+  /** A seq above every complete line read, readable or not (a damaged record's seq is unknown). */
+  seqBound: number;
+  /** Completion order of the completed jobs kept (the older ones are already dropped). */
+  history: CompletedHistory;
+}
+
+export interface ReadStateOptions {
+  completedHistory?: number;
 }
 
 /**
- * Builds the state from snapshot + WAL without changing anything on disk. An event that the
- * transition table refuses (possible only once `queue repair` dropped a record before it) is
- * skipped and counted rather than stopping start-up.
+ * Builds the state from snapshot + WAL without changing anything on disk. A complete line that
+ * fails its CRC or does not parse is skipped and listed in `damage` (the caller sets it aside); an
+ * event that the transition table then refuses is skipped and counted. Neither stops start-up
+ * (SPEC promise 3): what a damaged record said, the rescue directory says again (see service.ts).
+ * Completed jobs beyond `completedHistory` are dropped as they are replayed.
  */
-export function readQueueState(dir: string): QueueState {
+export function readQueueState(dir: string, opts: ReadStateOptions = {}): QueueState {
   const { snapshot, source, corrupt } = loadSnapshot(dir);
   const segs = listSegments(dir);
   // Segments are kept back to the backup snapshot, so either snapshot plus the WAL is complete. A
@@ -56,25 +82,27 @@ export function readQueueState(dir: string): QueueState {
     throw new WrError('SNAPSHOT_CORRUPT', `queue state incomplete in ${dir}: ${which}${bad} but the WAL starts at seq ${firstSeq}`);
   }
   const jobs = new Map<string, Job>(snapshot.jobs.map((j) => [j.id, j]));
+  const { history } = CompletedHistory.of(jobs, opts.completedHistory ?? DEFAULT_COMPLETED_HISTORY);
   let lastSeq = snapshot.lastSeq;
+  let seqBound = lastSeq + 1;
   let replayed = 0;
   let skipped = 0;
   let tornBytes = 0;
   let tail: QueueState['tail'];
+  const damage: SegmentDamage[] = [];
   segs.forEach(({ file, firstSeq }, i) => {
     const next = segs[i + 1];
     // wholly covered by the snapshot: kept only for a fall-back to the backup, nothing to read now
     if (next && next.firstSeq - 1 <= snapshot.lastSeq) return;
     const scan = scanSegment(file, firstSeq);
-    const firstBad = scan.bad[0];
-    if (firstBad) {
-      const code = firstBad.reason === 'CRC mismatch' ? 'WAL_CRC_MISMATCH' : 'WAL_CORRUPT';
-      throw new WrError(code, `queue WAL ${file} at byte ${firstBad.offset}: ${firstBad.reason}; run \`wprescue queue repair\` (it keeps a backup)`);
-    }
+    if (scan.bad.length > 0) damage.push({ file, records: scan.bad });
+    let maxSeq = firstSeq - 1;
     for (const ev of scan.events) {
+      maxSeq = Math.max(maxSeq, ev.seq);
       if (ev.seq <= lastSeq) continue;
       try {
         applyEvent(jobs, ev);
+        history.noteApplied(jobs, ev.job);
         replayed++;
       } catch (err) {
         if (!isWrError(err, 'JOB_ILLEGAL_TRANSITION')) throw err;
@@ -82,15 +110,23 @@ export function readQueueState(dir: string): QueueState {
       }
       lastSeq = ev.seq;
     }
+    // seqs within a segment run on from its name, so a damaged line's seq is below this
+    seqBound = Math.max(seqBound, firstSeq + scan.events.length + scan.bad.length, maxSeq + 1 + scan.bad.length);
     tornBytes += scan.tornBytes;
     if (i === segs.length - 1) tail = { file, bytes: scan.validBytes, firstSeq };
   });
-  return { jobs, lastSeq, snapshot: source, ...(tail ? { tail } : {}), replayed, tornBytes, skipped, snapshotSeq: snapshot.lastSeq };
+  return { jobs, lastSeq, snapshot: source, ...(tail ? { tail } : {}), replayed, tornBytes, skipped, snapshotSeq: snapshot.lastSeq, damage, seqBound, history };
 }
 
 /**
  * The crash-safe job store: every state change is appended to the WAL (and, with `fsync: always`,
  * synced) before the in-memory map changes. Operations on one job are serialised.
+ *
+ * Invariants: only the last `completedHistory` completed jobs are held (completed-history.ts);
+ * pending, in-flight and dead jobs always are. Opening over damaged WAL records never fails: each
+ * damaged segment is copied aside and recorded (damage-log.ts), the WAL goes on in a new segment
+ * whose first seq is above every damaged line, and the rebuilt state is written as both snapshots
+ * before every older segment is deleted, so the next start reads neither the damage nor a gap.
  */
 export class QueueStore {
   private readonly jobsById: Map<string, Job>;
@@ -103,17 +139,19 @@ export class QueueStore {
   private snapshotSeq: number;
   readonly recovery: RecoveryInfo;
 
+  private readonly history: CompletedHistory;
+
   private constructor(
     private readonly opts: QueueStoreOptions,
     private readonly wal: WalWriter,
-    jobs: Map<string, Job>,
+    state: QueueState,
     appliedSeq: number,
     recovery: RecoveryInfo,
-    snapshotSeq: number,
   ) {
-    this.snapshotSeq = snapshotSeq;
-    this.jobsById = jobs;
-    this.stateCounts = countByState(jobs.values());
+    this.snapshotSeq = state.snapshotSeq;
+    this.jobsById = state.jobs;
+    this.history = state.history;
+    this.stateCounts = countByState(state.jobs.values());
     this.appliedSeq = appliedSeq;
     this.recovery = recovery;
   }
@@ -123,29 +161,58 @@ export class QueueStore {
     const fs = opts.fs ?? realFs;
     const log = opts.log ?? silentLogger();
     await fs.mkdir(opts.dir);
-    const state = readQueueState(opts.dir);
+    const state = readQueueState(opts.dir, opts.completedHistory === undefined ? {} : { completedHistory: opts.completedHistory });
     if (state.tornBytes > 0 && state.tail) {
       copyFileSync(state.tail.file, `${state.tail.file}.broken`);
       await fsp.truncate(state.tail.file, state.tail.bytes);
       log.warn({ file: state.tail.file, tornBytes: state.tornBytes }, 'queue WAL: torn last record cut (original kept as .broken)');
     }
+    const damaged = state.damage.length > 0;
+    // never below the last segment's name: seqs only grow, even if its events were lost; after
+    // damage, past every damaged line too, and in a new segment (the damaged one is set aside)
+    const nextSeq = Math.max(state.lastSeq + 1, state.tail?.firstSeq ?? 0, damaged ? state.seqBound : 0);
     const wal = await WalWriter.open({
       dir: opts.dir,
       fsync: opts.fsync,
-      // never below the last segment's name: seqs only grow, even if its events were lost
-      nextSeq: Math.max(state.lastSeq + 1, state.tail?.firstSeq ?? 0),
-      ...(state.tail ? { resume: state.tail } : {}),
+      nextSeq,
+      ...(state.tail && !damaged ? { resume: state.tail } : {}),
       ...(opts.segmentBytes ? { segmentBytes: opts.segmentBytes } : {}),
       fs,
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.onFsync ? { onFsync: opts.onFsync } : {}),
     });
-    const recovery: RecoveryInfo = { snapshot: state.snapshot, replayedEvents: state.replayed, tornBytes: state.tornBytes, requeued: 0, ms: 0 };
-    const store = new QueueStore(opts, wal, state.jobs, state.lastSeq, recovery, state.snapshotSeq);
+    const recovery: RecoveryInfo = {
+      snapshot: state.snapshot,
+      replayedEvents: state.replayed,
+      tornBytes: state.tornBytes,
+      skippedEvents: state.skipped,
+      damage: [],
+      requeued: 0,
+      ms: 0,
+    };
+    // the seqs of the damaged lines count as applied: the snapshot written below covers them
+    const store = new QueueStore(opts, wal, state, damaged ? nextSeq - 1 : state.lastSeq, recovery);
+    if (damaged) {
+      const entries = await recordDamage(opts.dir, state.damage, {
+        at: store.clock.now(),
+        skippedEvents: state.skipped,
+        fs,
+        durable: opts.fsync !== 'none',
+      });
+      entries.forEach((e, i) => {
+        const file = state.damage[i]!.file;
+        for (const r of e.records) {
+          const d = { file, keptAs: path.join(opts.dir, e.keptAs), offset: r.offset, reason: r.reason };
+          recovery.damage.push(d);
+          log.error({ ...d, skippedEvents: state.skipped }, 'queue WAL: damaged record skipped, segment kept aside; state rebuilt from the snapshot, the good records and the rescue directory');
+        }
+      });
+    }
     for (const job of [...state.jobs.values()].filter((j) => j.state === 'in_flight')) {
       await store.transition('TIMEOUT', job.id, { reason: 'restart' });
       recovery.requeued++;
     }
+    if (damaged) await store.snapshotReplacingWal();
     recovery.ms = performance.now() - t0;
     return store;
   }
@@ -214,6 +281,23 @@ export class QueueStore {
     }
   }
 
+  /**
+   * After damage: the rebuilt state becomes both snapshots (the backup must cover the same seqs)
+   * and every earlier segment goes, the damaged ones included (their copies are kept aside), so
+   * the next start neither needs nor reports them again.
+   */
+  private async snapshotReplacingWal(): Promise<void> {
+    await this.wal.rotate();
+    const snap = { lastSeq: this.appliedSeq, jobs: this.jobs() };
+    const o = { ...(this.opts.fs ? { fs: this.opts.fs } : {}), durable: this.opts.fsync !== 'none' };
+    await writeSnapshot(this.opts.dir, snap, o);
+    await writeSnapshot(this.opts.dir, snap, o);
+    this.snapshotSeq = snap.lastSeq;
+    for (const { file } of listSegments(this.opts.dir)) {
+      if (file !== this.wal.currentSegment) await (this.opts.fs ?? realFs).unlink(file);
+    }
+  }
+
   async close(opts: { snapshot?: boolean } = {}): Promise<void> {
     await Promise.allSettled([...this.chains.values()]);
     if (opts.snapshot ?? true) await this.snapshot();
@@ -231,6 +315,7 @@ export class QueueStore {
     if (before) this.stateCounts[before]--;
     this.stateCounts[job.state]++;
     for (const l of this.listeners) l(job);
+    this.stateCounts.completed -= this.history.noteApplied(this.jobsById, id);
   }
 
   private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {

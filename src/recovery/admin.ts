@@ -3,6 +3,7 @@ import path from 'node:path';
 import { WrError } from '../errors.js';
 import type { WorkRoot } from '../config/work-root.js';
 import { systemClock } from '../platform/clock.js';
+import { openDamage } from '../queue/damage-log.js';
 import { countByState, type Job } from '../queue/job-state.js';
 import { QueueStore, readQueueState } from '../queue/store.js';
 import { repairWal, type RepairReport } from '../queue/wal/repair.js';
@@ -18,26 +19,47 @@ const dirs = (wr: WorkRoot): { rescueDir: string; queueDir: string } => ({
 
 export interface QueueStatus {
   queueDir: string;
+  /** completed: the most recent queue.completed_history only. */
   counts: ReturnType<typeof countByState>;
   jobs: Record<Job['state'], Array<{ id: string; attempt: number; lastError?: string }>>;
+  /**
+   * Damaged WAL records: `set_aside` by a start (the copy `keptAs` holds the original bytes; listed
+   * until that copy is deleted), or `found` in the live WAL and not yet set aside (the next start does).
+   */
+  damage: Array<{ segment: string; offset: number; reason: string; state: 'set_aside' | 'found'; keptAs?: string; at?: number }>;
 }
 
 /** Reads snapshot + WAL without the lock and without changing anything, so it works beside a daemon. */
 export function queueStatus(wr: WorkRoot): QueueStatus {
   const { queueDir } = dirs(wr);
-  const state = existsSync(queueDir) ? readQueueState(queueDir) : { jobs: new Map<string, Job>() };
+  const damage: QueueStatus['damage'] = [];
+  if (!existsSync(queueDir)) return { queueDir, counts: countByState([]), jobs: { pending: [], in_flight: [], completed: [], dead: [] }, damage };
+  const state = readQueueState(queueDir, { completedHistory: wr.engine.queue.completed_history });
   const jobs: QueueStatus['jobs'] = { pending: [], in_flight: [], completed: [], dead: [] };
   for (const j of [...state.jobs.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
     jobs[j.state].push({ id: j.id, attempt: j.attempt, ...(j.lastError ? { lastError: j.lastError } : {}) });
   }
-  return { queueDir, counts: countByState(state.jobs.values()), jobs };
+  for (const e of openDamage(queueDir)) {
+    for (const r of e.records) damage.push({ segment: path.join(queueDir, e.segment), ...r, state: 'set_aside', keptAs: path.join(queueDir, e.keptAs), at: e.at });
+  }
+  for (const d of state.damage) for (const r of d.records) damage.push({ segment: d.file, ...r, state: 'found' });
+  return { queueDir, counts: countByState(state.jobs.values()), jobs, damage };
+}
+
+/** One human line per damaged WAL record, for `wprescue status`. */
+export function damageLines(st: QueueStatus): string[] {
+  return st.damage.map((d) =>
+    d.state === 'set_aside'
+      ? `damaged WAL record: ${d.segment} at byte ${d.offset}: ${d.reason}; set aside as ${d.keptAs} (state rebuilt; delete that copy to clear this line)`
+      : `damaged WAL record: ${d.segment} at byte ${d.offset}: ${d.reason}; the next start sets it aside and rebuilds the state`,
+  );
 }
 
 async function withStore<T>(wr: WorkRoot, fn: (store: QueueStore, rescueDir: string) => Promise<T>): Promise<T> {
   const { rescueDir, queueDir } = dirs(wr);
   const release = await lockRescueDir(rescueDir, () => undefined);
   try {
-    const store = await QueueStore.open({ dir: queueDir, fsync: wr.engine.queue.fsync, clock: systemClock });
+    const store = await QueueStore.open({ dir: queueDir, fsync: wr.engine.queue.fsync, completedHistory: wr.engine.queue.completed_history, clock: systemClock });
     try {
       return await fn(store, rescueDir);
     } finally {

@@ -51,6 +51,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   const store = await QueueStore.open({
     dir: path.resolve(wr.root, wr.engine.queue.dir),
     fsync: wr.engine.queue.fsync,
+    completedHistory: wr.engine.queue.completed_history,
     clock,
     log,
     ...(o.metrics ? { onFsync: (s: number) => o.metrics!.walFsync.observe(s) } : {}),

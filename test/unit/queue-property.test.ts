@@ -7,6 +7,8 @@ import { QueueStore } from '../../src/queue/store.js';
 import { parseWalName } from '../../src/queue/wal/segment-name.js';
 import { tmpDir } from '../helpers/tmp.js';
 
+const HISTORY = 2;
+
 type Op = { kind: 'enqueue' | 'dispatch' | 'ack' | 'retry' | 'timeout' | 'dead' | 'snapshot'; job: number };
 
 const opArb: fc.Arbitrary<Op> = fc.record({
@@ -32,14 +34,15 @@ function lastSegment(dir: string): string {
 }
 
 describe('queue core under random operations and a crash', () => {
-  it('recovers exactly the state of the acknowledged operations (in-flight requeued)', async () => {
+  it('recovers exactly the state of the acknowledged operations (in-flight requeued, only the last completed jobs kept)', async () => {
     const base = tmpDir();
     let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 40 }), opArb, fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), async (ops, lastOp, cutAt) => {
         const dir = path.join(base, String(run++));
-        const store = await QueueStore.open({ dir, fsync: 'none' });
+        const store = await QueueStore.open({ dir, fsync: 'none', completedHistory: HISTORY });
         const model = new Map<string, JobState>();
+        const completedOrder: string[] = [];
         const apply = async (op: Op): Promise<boolean> => {
           const id = `job-${op.job}`;
           if (op.kind === 'snapshot') {
@@ -53,6 +56,10 @@ describe('queue core under random operations and a crash', () => {
             await store.transition(type, id);
           }
           model.set(id, next[op.kind]);
+          // the bounded history: only the last HISTORY completed jobs are kept, in completion order
+          if (completedOrder.includes(id)) completedOrder.splice(completedOrder.indexOf(id), 1);
+          if (next[op.kind] === 'completed') completedOrder.push(id);
+          while (completedOrder.length > HISTORY) model.delete(completedOrder.shift()!);
           return true;
         };
         for (const op of ops) await apply(op);
@@ -60,14 +67,23 @@ describe('queue core under random operations and a crash', () => {
         const seg = lastSegment(dir);
         const before = statSync(seg).size;
         const expected = new Map(model);
+        const expectedOrder = [...completedOrder];
         if (await apply(lastOp)) {
           const after = statSync(seg).size;
           truncateSync(seg, before + Math.floor(cutAt * (after - before)));
         }
-        const reopened = await QueueStore.open({ dir, fsync: 'none' });
+        const reopened = await QueueStore.open({ dir, fsync: 'none', completedHistory: HISTORY });
         const got = new Map(reopened.jobs().map((j) => [j.id, j.state]));
         for (const [id, st] of expected) if (st === 'in_flight') expected.set(id, 'pending');
         expect(got).toEqual(expected);
+        // and it goes on dropping the jobs the run would have: complete every pending job
+        for (const [id, st] of expected) {
+          if (st !== 'pending') continue;
+          await reopened.transition('DISPATCH', id);
+          await reopened.transition('ACK', id);
+          expectedOrder.push(id);
+        }
+        expect(reopened.jobs().filter((j) => j.state === 'completed').map((j) => j.id)).toEqual(expectedOrder.slice(-HISTORY));
         await reopened.close({ snapshot: false });
       }),
       { numRuns: 150 },

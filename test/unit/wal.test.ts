@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isWrError } from '../../src/errors.js';
@@ -6,11 +6,13 @@ import type { QueueEvent } from '../../src/queue/job-state.js';
 import { QueueStore, readQueueState } from '../../src/queue/store.js';
 import { decodeEvent, encodeEvent } from '../../src/queue/wal/format.js';
 import { repairWal } from '../../src/queue/wal/repair.js';
-import { parseWalName, walName } from '../../src/queue/wal/segment-name.js';
+import { damagedWalName, parseDamagedWalName, parseWalName, walName } from '../../src/queue/wal/segment-name.js';
+import { readDamageLog } from '../../src/queue/damage-log.js';
 import { WalWriter } from '../../src/queue/wal/writer.js';
 import { ManualClock } from '../../src/platform/clock.js';
 import { realFs, type FsPort } from '../../src/platform/fs-port.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { pino, type Logger } from 'pino';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures');
 
@@ -21,6 +23,11 @@ const events: QueueEvent[] = [
   { seq: 4, type: 'DISPATCH', job: 'benchmark/s-2026-11-22_14:00:00-0.dat', ts: 1795356000103, data: {} },
   { seq: 5, type: 'ACK', job: 'benchmark/s-2026-11-22_14:00:00-0.dat', ts: 1795356000104, data: {} },
 ];
+
+/** A logger that keeps every record at error level or above, parsed. */
+function captureLog(out: Array<Record<string, unknown>>): Logger {
+  return pino({ level: 'error' }, { write: (line: string) => void out.push(JSON.parse(line) as Record<string, unknown>) });
+}
 
 async function writeWal(dir: string, evs: QueueEvent[]): Promise<string> {
   const w = await WalWriter.open({ dir, fsync: 'none', nextSeq: 1 });
@@ -77,7 +84,7 @@ describe('WAL start-up: torn tail versus corruption', () => {
     ['crc', (l) => l.indexOf('"crc":') + 6],
   ];
   for (const [name, at] of positions) {
-    it(`a flipped bit in the ${name} of a record before the tail refuses start-up naming file and offset, until repair`, async () => {
+    it(`a flipped bit in the ${name} of a record before the tail does not stop start-up: segment kept aside, damage named with file and offset, state rebuilt from the good records`, async () => {
       const dir = tmpDir();
       const file = await writeWal(dir, events);
       const buf = readFileSync(file);
@@ -85,23 +92,114 @@ describe('WAL start-up: torn tail versus corruption', () => {
       const line2 = encodeEvent(events[1]!);
       buf[line2Start + at(line2)]! ^= 0x01;
       writeFileSync(file, buf);
-      let caught: unknown;
-      try {
-        await QueueStore.open({ dir, fsync: 'none' });
-      } catch (err) {
-        caught = err;
-      }
-      expect(isWrError(caught)).toBe(true);
-      expect((caught as Error).message).toContain(file);
-      expect((caught as Error).message).toContain(`at byte ${line2Start}`);
-      const report = repairWal(dir);
-      expect(report.repaired).toHaveLength(1);
-      expect(readFileSync(`${file}.broken`)).toEqual(buf);
+      const logged: Array<Record<string, unknown>> = [];
+      const store = await QueueStore.open({ dir, fsync: 'none', log: captureLog(logged) });
+      // DISPATCH (seq 2) is lost, so the RETRY after it no longer fits and is skipped; the rest holds
+      expect(store.get(events[0]!.job)!.state).toBe('completed');
+      expect(store.recovery.skippedEvents).toBe(1);
+      expect(store.recovery.damage).toHaveLength(1);
+      const d = store.recovery.damage[0]!;
+      expect(d).toMatchObject({ file, offset: line2Start });
+      expect(d.reason).toMatch(/CRC mismatch|invalid record/);
+      expect(readFileSync(d.keptAs)).toEqual(buf); // the original bytes, for a look later
+      expect(logged).toEqual([expect.objectContaining({ level: 50, file, offset: line2Start, keptAs: d.keptAs })]);
+      await store.close({ snapshot: false });
+      // the damaged segment is out of the WAL: the next start and a status read see no damage
+      expect(existsSync(file)).toBe(false);
       const state = readQueueState(dir);
+      expect(state.damage).toEqual([]);
       expect(state.jobs.get(events[0]!.job)!.state).toBe('completed');
-      expect(state.lastSeq).toBe(5);
+      const again = await QueueStore.open({ dir, fsync: 'none' });
+      expect(again.recovery.damage).toEqual([]);
+      await again.close();
+      expect(readDamageLog(dir)).toHaveLength(1);
     });
   }
+
+  it('damage in any record, the last one included, leaves a WAL the next start reads without damage or a gap', async () => {
+    for (let line = 0; line < events.length; line++) {
+      const dir = tmpDir();
+      const file = await writeWal(dir, events);
+      const text = readFileSync(file, 'utf8');
+      const starts = events.map((_, i) => events.slice(0, i).map(encodeEvent).join('').length);
+      const at = starts[line]! + 2; // inside `"seq"`: still a complete line, now failing its CRC
+      writeFileSync(file, `${text.slice(0, at)}X${text.slice(at + 1)}`);
+      const store = await QueueStore.open({ dir, fsync: 'none' });
+      expect(store.recovery.damage.map((x) => x.offset)).toEqual([starts[line]]);
+      const first = Object.fromEntries(store.jobs().map((j) => [j.id, j.state]));
+      await store.enqueue('after', {}); // new events go after every damaged seq
+      await store.close({ snapshot: false });
+      const reopened = await QueueStore.open({ dir, fsync: 'none' });
+      expect(reopened.recovery.damage).toEqual([]);
+      expect(Object.fromEntries(reopened.jobs().map((j) => [j.id, j.state]))).toEqual({ ...first, after: 'pending' });
+      await reopened.close({ snapshot: false });
+    }
+  });
+
+  it('a last segment holding nothing but a damaged record is replaced by a new one, not appended to', async () => {
+    const dir = tmpDir();
+    const w = await WalWriter.open({ dir, fsync: 'none', nextSeq: 1 });
+    await w.append([{ type: 'ENQUEUE', job: 'a', ts: 1, data: {} }, { type: 'DISPATCH', job: 'a', ts: 2, data: {} }, { type: 'ACK', job: 'a', ts: 3, data: {} }]);
+    await w.rotate();
+    await w.append([{ type: 'ENQUEUE', job: 'b', ts: 4, data: {} }]);
+    const last = w.currentSegment;
+    await w.close();
+    writeFileSync(last, readFileSync(last, 'utf8').replace('"seq":4', '"seq":9'));
+    const store = await QueueStore.open({ dir, fsync: 'none' });
+    expect(store.recovery.damage.map((x) => x.file)).toEqual([last]);
+    expect(store.get('b')).toBeUndefined(); // the rescue-directory scan enqueues it again
+    await store.close({ snapshot: false });
+    expect(existsSync(last)).toBe(false);
+    const reopened = await QueueStore.open({ dir, fsync: 'none' });
+    expect(reopened.recovery.damage).toEqual([]);
+    expect(await reopened.enqueue('b', {})).toBe(true);
+    await reopened.close();
+  });
+
+  it('a crash after the damage is recorded but before the rebuilt state is snapshotted reports it once', async () => {
+    const dir = tmpDir();
+    const file = await writeWal(dir, events);
+    const buf = readFileSync(file);
+    buf[encodeEvent(events[0]!).length + 3]! ^= 0x01;
+    writeFileSync(file, buf);
+    const fs: FsPort = {
+      ...realFs,
+      rename: (from, to) => (to.endsWith('snapshot.json') ? Promise.reject(new Error('EIO (injected)')) : realFs.rename(from, to)),
+    };
+    await expect(QueueStore.open({ dir, fsync: 'none', fs })).rejects.toThrow(/EIO/);
+    const store = await QueueStore.open({ dir, fsync: 'none' });
+    expect(store.recovery.damage).toHaveLength(1);
+    await store.close();
+    expect(readDamageLog(dir)).toHaveLength(1);
+    expect(readdirSync(dir).filter((n) => parseDamagedWalName(n))).toHaveLength(1);
+  });
+
+  it('queue repair, for an operator who looks first, keeps a .broken copy and leaves nothing for start-up to set aside', async () => {
+    const dir = tmpDir();
+    const file = await writeWal(dir, events);
+    const buf = readFileSync(file);
+    buf[encodeEvent(events[0]!).length + 3]! ^= 0x01;
+    writeFileSync(file, buf);
+    expect(readQueueState(dir).damage.map((x) => x.file)).toEqual([file]); // status shows it before any start
+    const report = repairWal(dir);
+    expect(report.repaired).toEqual([{ file, backup: `${file}.broken`, droppedLines: 1, droppedTornBytes: 0 }]);
+    expect(readFileSync(`${file}.broken`)).toEqual(buf);
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    const store = await QueueStore.open({ dir, fsync: 'none' });
+    expect(store.recovery.damage).toEqual([]);
+    expect(store.get(events[0]!.job)!.state).toBe('completed');
+    await store.close();
+  });
+
+  it('damaged-segment names round-trip and never parse as segments', () => {
+    const name = damagedWalName(walName(7), 1795356000000);
+    expect(name).toBe('wal-0000000000000007.log.damaged-1795356000000');
+    expect(parseDamagedWalName(name)).toEqual({ segment: walName(7), firstSeq: 7, at: 1795356000000 });
+    expect(parseWalName(name)).toBeUndefined();
+    for (const bad of ['wal-0000000000000007.log', 'wal-0000000000000007.log.broken', 'wal-7.log.damaged-1', 'wal-0000000000000007.log.damaged-', '.wal-0000000000000007.log.damaged-1.tmp']) {
+      expect(parseDamagedWalName(bad)).toBeUndefined();
+    }
+  });
 });
 
 describe('WAL writer durability', () => {
@@ -156,6 +254,16 @@ describe('WAL writer durability', () => {
       }
     }
     expect(expected).toBe(301);
+  });
+
+  it('a rotation asked for as soon as an append resolves is carried out (no lost wake-up of the write loop)', async () => {
+    const dir = tmpDir();
+    const w = await WalWriter.open({ dir, fsync: 'none', nextSeq: 1 });
+    await w.append([{ type: 'ENQUEUE', job: 'a', ts: 1, data: {} }]);
+    await w.rotate(); // pushed in the same microtask run that resolved the append
+    await w.append([{ type: 'ENQUEUE', job: 'b', ts: 2, data: {} }]);
+    expect(w.currentSegment).toBe(path.join(dir, walName(2)));
+    await w.close();
   });
 
   it('fsync none never syncs; batch syncs on the timer', async () => {

@@ -9,7 +9,8 @@ import { parseWalName } from './segment-name.js';
  * Reads WAL segments and tells a torn last write from real corruption. Appends only ever resolve
  * after a whole line including its `\n` is written, so bytes after the last `\n` of a segment are a
  * torn write that was never acknowledged: safe to cut. A complete line that fails its CRC or does
- * not parse is corruption: the caller refuses to start until `wprescue queue repair`.
+ * not parse is corruption, listed in `bad` with its byte offset and read past: start-up sets the
+ * segment aside and goes on without that line (store.ts); `wprescue queue repair` drops it.
  */
 export interface SegmentScan {
   file: string;

@@ -1,4 +1,5 @@
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../../platform/atomic-write.js';
 import { listSegments, scanSegment } from './decoder.js';
 import { encodeEvent } from './format.js';
 
@@ -8,8 +9,11 @@ export interface RepairReport {
 }
 
 /**
- * `wprescue queue repair`: every segment with bad lines or a torn tail is copied to `<file>.broken`
- * first, then rewritten with only its valid records. Corruption costs exactly the damaged lines.
+ * `wprescue queue repair`, for an operator who wants to look before the queue starts (start-up
+ * itself sets a damaged segment aside and goes on, see store.ts): every segment with bad lines or
+ * a torn tail is copied to `<file>.broken` first, then replaced atomically (tmp → fsync → rename →
+ * fsync dir) by its valid records, so a crash mid-repair leaves either the old or the new segment,
+ * never half of one. Corruption costs exactly the damaged lines.
  */
 export function repairWal(dir: string): RepairReport {
   const segs = listSegments(dir);
@@ -19,7 +23,7 @@ export function repairWal(dir: string): RepairReport {
     if (scan.bad.length === 0 && scan.tornBytes === 0) continue;
     const backup = `${file}.broken`;
     copyFileSync(file, backup);
-    writeFileSync(file, scan.events.map(encodeEvent).join(''));
+    writeFileAtomicSync(file, scan.events.map(encodeEvent).join(''), true);
     report.repaired.push({ file, backup, droppedLines: scan.bad.length, droppedTornBytes: scan.tornBytes });
   }
   return report;

@@ -86,14 +86,24 @@ export class WalWriter {
   }
 
   async close(): Promise<void> {
-    await this.flushing;
+    while (this.flushing) await this.flushing;
     if (this.syncTimer) this.clock.clearTimeout(this.syncTimer);
     await this.closeSegment();
   }
 
   private push(item: Item): void {
     this.queue.push(item);
-    this.flushing ??= this.flushLoop().finally(() => (this.flushing = undefined));
+    this.flushing ??= this.runLoop();
+  }
+
+  /**
+   * An append resolves inside the loop, so its caller can push the next item after the loop saw an
+   * empty queue but before `flushing` is cleared: the loop starts again for whatever is left.
+   */
+  private runLoop(): Promise<void> {
+    return this.flushLoop().finally(() => {
+      this.flushing = this.queue.length > 0 ? this.runLoop() : undefined;
+    });
   }
 
   private async startSegment(): Promise<void> {
