@@ -60,8 +60,10 @@ export class HttpSink implements SinkBackend {
   }
 
   async open(): Promise<void> {
+    // The runtime hands over one batch at a time and its POSTs go in order, so one kept-alive
+    // connection carries them all (a larger pool opens a second socket for nothing).
     this.pool ??= new Pool(this.origin, {
-      connections: 4,
+      connections: 1,
       headersTimeout: this.config.timeoutMs,
       bodyTimeout: this.config.timeoutMs,
       connect: {

@@ -1,6 +1,6 @@
 import type { SinkTypeSpec } from '../contract.js';
 import { expandEnv, missingEnv } from '../expand-env.js';
-import { PostgresSink } from './postgres-sink.js';
+import { PostgresSink, type PostgresSinkConfig } from './postgres-sink.js';
 import { isIdentifier, isTableName, tableShape } from './rows.js';
 
 /** `type: postgres`: rows keyed by record id (SPEC section 3). */
@@ -41,13 +41,16 @@ export const postgresSinkType: SinkTypeSpec = {
     if (p.columns !== undefined && Object.keys(columns).length === 0) problems.push('columns: map at least one column (or leave columns out for (id, record jsonb))');
     return problems;
   },
-  create: (p) =>
-    new PostgresSink({
-      url: expandEnv(String(p.url), process.env),
-      tableName: String(p.table),
-      shape: tableShape(String(p.table), String(p.id_column), p.columns as Record<string, string> | undefined),
-      create: p.create === true,
-      mode: p.mode === 'copy' ? 'copy' : 'keyed',
-      queryTimeoutMs: Number(p.timeout_ms),
-    }),
+  create: (p) => new PostgresSink(postgresSinkConfig(p)),
 };
+
+export function postgresSinkConfig(p: Record<string, unknown>): PostgresSinkConfig {
+  return {
+    url: expandEnv(String(p.url), process.env),
+    tableName: String(p.table),
+    shape: tableShape(String(p.table), String(p.id_column), p.columns as Record<string, string> | undefined),
+    create: p.create === true,
+    mode: p.mode === 'copy' ? 'copy' : 'keyed',
+    queryTimeoutMs: Number(p.timeout_ms),
+  };
+}
