@@ -9,6 +9,8 @@ import { gunzipSync } from 'node:zlib';
  */
 export interface CollectorRequest {
   n: number;
+  /** When the request's body had arrived (ms). */
+  at: number;
   headers: http.IncomingHttpHeaders;
   lines: string[];
 }
@@ -47,7 +49,7 @@ export async function startCollector(answer: (req: CollectorRequest) => Answer =
       let body = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip' && body.length) body = gunzipSync(body);
       const text = body.toString('utf8');
-      const r: CollectorRequest = { n: c.requests.length, headers: req.headers, lines: text ? text.slice(0, -1).split('\n') : [] };
+      const r: CollectorRequest = { n: c.requests.length, at: Date.now(), headers: req.headers, lines: text ? text.slice(0, -1).split('\n') : [] };
       c.requests.push(r);
       const a = c.answer(r);
       if (a === 'hang') return;

@@ -1,10 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/platform/clock.js';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { ManualClock, systemClock } from '../../src/platform/clock.js';
 import type { SinkEntry } from '../../src/record.js';
 import type { SinkBackend } from '../../src/sinks/contract.js';
 import { parseRetryAfter } from '../../src/sinks/http/http-sink.js';
 import { httpSinkType } from '../../src/sinks/http/spec.js';
+import { FailoverSink } from '../../src/sinks/runtime.js';
 import { startCollector, type Collector } from '../helpers/http-collector.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 const collectors: Collector[] = [];
 const sinks: SinkBackend[] = [];
@@ -21,8 +26,8 @@ async function collector(...args: Parameters<typeof startCollector>): Promise<Co
 
 const DEFAULTS = { headers: {}, fmt: 'json', max_lines: 1000, max_bytes: 1024 * 1024, linger_ms: 50, timeout_ms: 10_000, compression: 'none', id_field: 'rid' };
 
-function sink(url: string, params: Record<string, unknown> = {}): SinkBackend {
-  const s = httpSinkType.create({ ...DEFAULTS, url, ...params }, { workRoot: '/', clock: systemClock });
+function sink(url: string, params: Record<string, unknown> = {}, clock = systemClock): SinkBackend {
+  const s = httpSinkType.create({ ...DEFAULTS, url, ...params }, { workRoot: '/', clock });
   sinks.push(s);
   return s;
 }
@@ -129,6 +134,35 @@ describe('http sink against a real node:http collector', () => {
     expect(out.rejected?.[0]?.reason).toMatch(/^HTTP 400: bad field in line 3x+$/);
     expect(out.rejected?.[0]?.reason.length).toBeLessThan(220);
     expect(ridsOf(c.delivered)).toEqual([...ids(0, 10), ...ids(20, 30)]);
+  });
+
+  it('behind the failover: Retry-After sets the next probe, then the backoff; one rescue file for the run of 503s', async () => {
+    const c = await collector((r) => (r.n === 0 ? { status: 503, headers: { 'retry-after': '2' } } : r.n === 1 ? { status: 503 } : { status: 200 }));
+    const clock = new ManualClock(Date.UTC(2026, 10, 22, 14, 0, 0));
+    const dir = tmpDir();
+    const f = new FailoverSink(sink(c.url, {}, clock), {
+      group: 'g', sink: 'web', rescueDir: path.join(dir, 'rescue'), durability: 'none', flushMs: 10,
+      reconnect: { initial_ms: 100, max_ms: 100, jitter: 0 }, clock, random: () => 0.5,
+    });
+    await f.open();
+    await f.write(entries(0, 10));
+    expect(f.onRescue).toBe(true);
+    clock.advance(1999);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(c.requests).toHaveLength(1);
+    clock.advance(1);
+    // the probe got its 503 once the next probe is scheduled, 100 ms of backoff away
+    await until(() => c.requests.length === 2 && clock.pendingTimers() === 1);
+    clock.advance(99);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(c.requests).toHaveLength(2);
+    clock.advance(1);
+    await until(() => !f.onRescue);
+    await f.write(entries(10, 20));
+    await f.close();
+    expect(ridsOf(c.delivered)).toEqual(ids(10, 20));
+    expect(f.released).toHaveLength(1);
+    expect(readdirSync(path.join(dir, 'rescue', 'g')).filter((n) => n.endsWith('.dat'))).toHaveLength(1);
   });
 
   it('parses Retry-After seconds and HTTP dates, capped, ignoring garbage', () => {
