@@ -96,18 +96,24 @@ export class HttpSink implements SinkBackend {
     return rejected.length ? { status: 'ok', rejected } : OK;
   }
 
-  /** The NDJSON body of entries[start..end): at least one line, at most maxLines and maxBytes. */
+  /**
+   * The NDJSON body of entries[start..end): at least one line, at most maxLines and maxBytes. UTF-8
+   * takes at most 3 bytes per UTF-16 unit, so bytes are only counted once a body could near the cap.
+   */
   private cut(entries: SinkEntry[], start: number): { body: string; end: number } {
     const { maxLines, maxBytes } = this.config;
     let body = '';
-    let bytes = 0;
+    let bytes = -1;
     let i = start;
     for (; i < entries.length && i - start < maxLines; i++) {
       const line = `${this.format(entries[i]!)}\n`;
-      const n = Buffer.byteLength(line);
-      if (i > start && bytes + n > maxBytes) break;
+      if (bytes < 0 && (body.length + line.length) * 3 > maxBytes) bytes = Buffer.byteLength(body);
+      if (bytes >= 0) {
+        const n = Buffer.byteLength(line);
+        if (i > start && bytes + n > maxBytes) break;
+        bytes += n;
+      }
       body += line;
-      bytes += n;
     }
     return { body, end: i };
   }
