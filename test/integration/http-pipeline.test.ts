@@ -95,6 +95,8 @@ describe('http sink driven by wparse and wprescue', () => {
       const { missing, duplicates } = compareNs(parsedNs(N), nsOf(c.delivered));
       expect(missing).toEqual([]);
       expect(duplicates).toBeLessThanOrEqual(BATCH);
+      // a repeated line carries the same record id: deduplicating on id_field leaves the input exactly
+      expect(new Set(ridsOf(c.delivered)).size).toBe(parsedNs(N).length);
     }, 120_000);
   }
 

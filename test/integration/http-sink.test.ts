@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ManualClock, systemClock } from '../../src/platform/clock.js';
 import type { SinkEntry } from '../../src/record.js';
@@ -163,6 +165,29 @@ describe('http sink against a real node:http collector', () => {
     expect(ridsOf(c.delivered)).toEqual(ids(10, 20));
     expect(f.released).toHaveLength(1);
     expect(readdirSync(path.join(dir, 'rescue', 'g')).filter((n) => n.endsWith('.dat'))).toHaveLength(1);
+  });
+
+  it('https: trusts the configured CA, refuses an unknown one, and skips the check when insecure', async () => {
+    const tls = path.join(import.meta.dirname, '..', 'fixtures', 'tls');
+    const server = https.createServer({ cert: readFileSync(path.join(tls, 'cert.pem')), key: readFileSync(path.join(tls, 'key.pem')) }, (req, res) => {
+      req.resume();
+      req.on('end', () => res.end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+      const withCa = httpSinkType.create({ ...DEFAULTS, url, tls: { ca: 'cert.pem', insecure: false } }, { workRoot: tls, clock: systemClock });
+      sinks.push(withCa);
+      expect(await withCa.write(entries(0, 5))).toEqual({ status: 'ok' });
+      const unknown = sink(url);
+      expect(await unknown.write(entries(0, 5))).toMatchObject({ status: 'unavailable', reason: expect.stringMatching(/self[- ]signed/) as string });
+      expect(await sink(url, { tls: { insecure: true } }).write(entries(0, 5))).toEqual({ status: 'ok' });
+      expect(() => httpSinkType.create({ ...DEFAULTS, url, tls: { ca: 'missing.pem' } }, { workRoot: tls, clock: systemClock })).toThrow(/tls.ca: cannot read/);
+    } finally {
+      for (const s of sinks.splice(0)) await s.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('parses Retry-After seconds and HTTP dates, capped, ignoring garbage', () => {

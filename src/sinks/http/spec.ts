@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { WrError } from '../../errors.js';
 import type { SinkTypeSpec } from '../contract.js';
 import { expandEnv, missingEnv } from '../expand-env.js';
 import { FORMATS, type FormatName } from '../format.js';
@@ -55,10 +56,18 @@ export const httpSinkType: SinkTypeSpec = {
         compression: p.compression === 'gzip' ? 'gzip' : 'none',
         ...(typeof p.id_field === 'string' ? { idField: p.id_field } : {}),
         ...(tls
-          ? { tls: { ...(tls.ca ? { ca: readFileSync(path.resolve(ctx.workRoot, tls.ca), 'utf8') } : {}), insecure: tls.insecure === true } }
+          ? { tls: { ...(tls.ca ? { ca: readCa(path.resolve(ctx.workRoot, tls.ca)) } : {}), insecure: tls.insecure === true } }
           : {}),
       },
       ctx.clock,
     );
   },
 };
+
+function readCa(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new WrError('CONFIG_INVALID', `http sink tls.ca: cannot read ${file}: ${(err as Error).message}`, err);
+  }
+}
