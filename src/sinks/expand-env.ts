@@ -15,6 +15,8 @@ export function missingEnv(text: string, env: NodeJS.ProcessEnv): string[] {
 export function expandEnv(text: string, env: NodeJS.ProcessEnv): string {
   return text.replace(REF, (whole, escaped: string, name: string, def: string | undefined) => {
     if (escaped) return whole.slice(1);
-    return env[name] ?? def ?? '';
+    const v = env[name];
+    // as in the shell, `:-` also replaces an empty value
+    return def !== undefined && !v ? def : (v ?? '');
   });
 }

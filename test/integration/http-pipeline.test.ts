@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bin } from '../helpers/cli.js';
@@ -61,7 +62,7 @@ describe('http sink driven by wparse and wprescue', () => {
     expect(new Set(ridsOf(c.delivered)).size).toBe(c.delivered.length);
   });
 
-  it('wproj: check accepts the connector and names bad params with file:line; stat says the http sink has no file to count', async () => {
+  it('wproj: check names bad params with file:line; stat and validate say the http sink has no file to count', async () => {
     const c = await collector();
     const root = httpRoot(c.url, makeInput(10));
     const check = await runCli('wproj', ['check', '-w', root]);
@@ -69,6 +70,12 @@ describe('http sink driven by wparse and wprescue', () => {
     const stat = await runCli('wproj', ['stat', 'sink-file', '-w', root]);
     expect(stat.code, stat.stderr).toBe(0);
     expect(stat.stdout).toContain('app/main: a http sink has no file to count');
+    const withExpect = httpRoot(c.url, makeInput(200));
+    writeFileSync(path.join(withExpect, 'sink/business.d/app.yaml'), 'group:\n  name: app\n  rule: ["/app/*"]\n  expect: { basis: total_input, min_samples: 1 }\n  sinks:\n    - name: main\n      connect: web\n      expect: { ratio: 0.9, tol: 0.05 }\n');
+    const v = await runCli('wproj', ['validate', 'sink-file', '-w', withExpect]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/validate: WARN/);
+    expect(v.stdout).toContain('WARN: app/main: a http sink has no file to count: its expect is not checked');
     const bad = makeWorkRoot(tmpDir('wr-http-bad-'), {
       connectors: `${DEFAULT_CONNECTORS}  - id: web\n    type: http\n    params: { url: "localhost:8080 ingest", compression: brotli }\n`,
       groups: { app: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: main\n      connect: web\n' },
