@@ -41,6 +41,8 @@ export class HttpSink implements SinkBackend {
   private pool: Pool | undefined;
   private readonly origin: string;
   private readonly path: string;
+  /** The url in messages: no credentials, no query string (either may hold a token). */
+  private readonly where: string;
   private readonly headers: Record<string, string>;
   private readonly format: LineFormatter;
 
@@ -51,6 +53,7 @@ export class HttpSink implements SinkBackend {
     const u = new URL(config.url);
     this.origin = u.origin;
     this.path = `${u.pathname}${u.search}`;
+    this.where = `${u.origin}${u.pathname}`;
     this.headers = {
       ...config.headers,
       'content-type': 'application/x-ndjson',
@@ -85,7 +88,7 @@ export class HttpSink implements SinkBackend {
         return {
           status: 'unavailable',
           accepted: start,
-          reason: `http ${this.config.url}: ${r.reason}`,
+          reason: `http ${this.where}: ${r.reason}`,
           ...(rejected.length ? { rejected } : {}),
           ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}),
         };
