@@ -52,7 +52,8 @@ describe('http sink driven by wparse and wprescue', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(rescueFilesIn(path.join(root, 'data/rescue'))).toEqual([]);
     const errors = fileLines(path.join(root, 'data/out_dat/error.json')).map((l) => JSON.parse(l) as { n: number; _error: string });
-    expect(errors).toHaveLength(100);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors).toHaveLength(c.requests[3]!.lines.length);
     expect(errors.every((e) => e._error === 'HTTP 400: schema mismatch')).toBe(true);
     const { missing, duplicates } = compareNs(parsedNs(N), [...nsOf(c.delivered), ...errors.map((e) => e.n)]);
     expect(missing).toEqual([]);
