@@ -8,7 +8,6 @@ import { compareNs, fileLines, rescueFilesIn } from '../helpers/outputs.js';
 import { range, T0, writeRescueFile } from '../helpers/rescue-files.js';
 import { runCli } from '../helpers/run-cli.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { until } from '../helpers/until.js';
 import { DEFAULT_CONNECTORS, makeInput, makeWorkRoot } from '../helpers/work-root.js';
 
 const collectors: Collector[] = [];
@@ -23,6 +22,15 @@ async function collector(...args: Parameters<typeof startCollector>): Promise<Co
 }
 
 const BATCH = 256;
+
+/** Polls every 5 ms (not every tick: the child being measured needs the CPU) until `cond` holds. */
+async function waitFor(cond: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 /** A work root whose `app` group writes to the collector through `type: http` (id_field rid). */
 function httpRoot(url: string, input: string, engine = '', rate = 0): string {
@@ -95,7 +103,7 @@ describe('http sink driven by wparse and wprescue', () => {
       const root = httpRoot(c.url, makeInput(N), 'rescue: { durability: fsync }\n');
       const d = startNode(bin('wparse'), ['daemon', '-w', root]);
       const killAt = 2000 + Math.floor(prng(seed)() * 30_000);
-      await until(() => c.delivered.length >= killAt || d.child.exitCode !== null, 60_000);
+      await waitFor(() => c.delivered.length >= killAt || d.child.exitCode !== null);
       d.child.kill('SIGKILL');
       expect((await d.exit).signal).toBe('SIGKILL');
       const p = await runCli('wparse', ['batch', '-w', root]);
@@ -117,7 +125,7 @@ describe('http sink driven by wparse and wprescue', () => {
     let kills = 0;
     for (const at of [5000, 18_000, 33_000]) {
       const w = startNode(bin('wprescue'), ['batch', '-w', root]);
-      await until(() => c.delivered.length >= at || w.child.exitCode !== null, 60_000);
+      await waitFor(() => c.delivered.length >= at || w.child.exitCode !== null);
       w.child.kill('SIGKILL');
       if ((await w.exit).signal === 'SIGKILL') kills++;
     }
