@@ -43,7 +43,17 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   const port = await freePort();
   const password = 'wr-test';
   const server = new EmbeddedPostgres({ databaseDir, port, user: 'postgres', password, persistent: true, createPostgresUser: true, onLog: () => undefined, onError: () => undefined });
-  await server.initialise();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await server.initialise();
+      break;
+    } catch (err) {
+      // Two test files starting at once on a machine without the `postgres` user both run
+      // groupadd/useradd and one fails; by the time it retries, the user exists.
+      if (attempt >= 2 || !String((err as Error).message).includes('new user')) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   await server.start();
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
   const pid = (): number => Number(readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
