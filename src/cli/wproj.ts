@@ -37,6 +37,7 @@ function stat(part: Part, opts: { workRoot: string; json?: boolean }): void {
   if (part !== 'src-file') {
     out('== Sinks ==');
     out(renderTable(['Scope', 'Sink', 'Path', 'Lines'], sink.items.map((s) => [s.scope, `${s.group}/${s.sink}`, short(s.path), s.lines])));
+    for (const u of sink.uncounted) out(`${u.group}/${u.sink}: a ${u.type} sink has no file to count`);
     out(`Total lines: ${sink.total}`);
   }
 }

@@ -30,14 +30,26 @@ export function sourceCounts(wr: WorkRoot): { total: number; items: SourceCount[
   return { total: items.filter((i) => i.enabled).reduce((a, i) => a + i.lines, 0), items };
 }
 
-export function sinkCounts(wr: WorkRoot): { total: number; items: SinkCount[] } {
+/** A sink whose output is not a file (http, postgres, tcp, blackhole): there is nothing to count. */
+export interface UncountedSink {
+  scope: 'business' | 'infra';
+  group: string;
+  sink: string;
+  type: string;
+}
+
+export function sinkCounts(wr: WorkRoot): { total: number; items: SinkCount[]; uncounted: UncountedSink[] } {
   const items: SinkCount[] = [];
+  const uncounted: UncountedSink[] = [];
   for (const g of [...wr.groups.filter((x) => x.kind === 'business'), ...wr.groups.filter((x) => x.kind === 'infra')]) {
     for (const s of g.sinks) {
       const out = SINK_TYPES[s.type]?.outputPath?.(s.params, wr.root);
-      if (!out) continue;
+      if (!out) {
+        uncounted.push({ scope: g.kind, group: g.name, sink: s.name, type: s.type });
+        continue;
+      }
       items.push({ scope: g.kind, group: g.name, sink: s.name, path: out, lines: countLines(out).lines });
     }
   }
-  return { total: items.reduce((a, i) => a + i.lines, 0), items };
+  return { total: items.reduce((a, i) => a + i.lines, 0), items, uncounted };
 }

@@ -46,10 +46,11 @@ export function validateSinks(wr: WorkRoot, inputCnt?: number): ValidateReport {
   const totalInput = inputCnt ?? sourceCounts(wr).total;
   const counts = sinkCounts(wr);
   const linesOf = (g: string, s: string): number => counts.items.find((i) => i.group === g && i.sink === s)?.lines ?? 0;
+  const uncounted = (g: string, s: string): string | undefined => counts.uncounted.find((i) => i.group === g && i.sink === s)?.type;
   const issues: Issue[] = [];
   const sinks: SinkVerdict[] = [];
   for (const g of [...wr.groups.filter((x) => x.kind === 'business'), ...wr.groups.filter((x) => x.kind === 'infra')]) {
-    validateGroup(g, totalInput, linesOf, issues, sinks);
+    validateGroup(g, totalInput, linesOf, uncounted, issues, sinks);
   }
   const errors = issues.filter((i) => i.severity === 'ERROR').length;
   const warns = issues.length - errors;
@@ -57,7 +58,14 @@ export function validateSinks(wr: WorkRoot, inputCnt?: number): ValidateReport {
   return { verdict, pass: errors === 0, totalInput, totalInputSource: inputCnt === undefined ? 'sources' : 'override', issues, sinks };
 }
 
-function validateGroup(g: GroupSpec, totalInput: number, linesOf: (g: string, s: string) => number, issues: Issue[], out: SinkVerdict[]): void {
+function validateGroup(
+  g: GroupSpec,
+  totalInput: number,
+  linesOf: (g: string, s: string) => number,
+  uncounted: (g: string, s: string) => string | undefined,
+  issues: Issue[],
+  out: SinkVerdict[],
+): void {
   const e = g.expect;
   const lines = g.sinks.map((s) => linesOf(g.name, s.name));
   const denom = e.basis === 'group_input' ? lines.reduce((a, b) => a + b, 0) : totalInput;
@@ -77,6 +85,12 @@ function validateGroup(g: GroupSpec, totalInput: number, linesOf: (g: string, s:
     const r = denom > 0 ? n / denom : 0;
     const x = s.expect;
     const base = { group: g.name, sink: s.name, lines: n, denom, actual: r };
+    const type = uncounted(g.name, s.name);
+    if (type && x && hasExpect(x)) {
+      issues.push({ severity: 'WARN', group: g.name, sink: s.name, msg: `a ${type} sink has no file to count: its expect is not checked` });
+      out.push({ ...base, expected: x.ratio !== undefined ? `${fmtNum(x.ratio)}±${fmtNum(x.tol ?? 0)}` : `[${fmtNum(x.min ?? 0)} ~ ${x.max === undefined ? '∞' : fmtNum(x.max)}]`, verdict: 'Ignored' });
+      return;
+    }
     if (!x || !hasExpect(x)) {
       others += n;
       out.push({ ...base, expected: '-', verdict: '-' });

@@ -2,6 +2,8 @@ import type { Schema, Field } from '../platform/schema.js';
 import { blackholeSinkType } from './blackhole/spec.js';
 import type { SinkTypeSpec } from './contract.js';
 import { fileSinkType } from './file/spec.js';
+import { httpSinkType } from './http/spec.js';
+import { postgresSinkType } from './postgres/spec.js';
 import { tcpSinkType } from './tcp/spec.js';
 import { testRescueSinkType } from './test-rescue/spec.js';
 
@@ -11,6 +13,8 @@ export const SINK_TYPES: Record<string, SinkTypeSpec> = {
   test_rescue: testRescueSinkType,
   blackhole: blackholeSinkType,
   tcp: tcpSinkType,
+  http: httpSinkType,
+  postgres: postgresSinkType,
 };
 
 /** The param schema of a type, optionally with nothing required (connector defaults, overrides). */
