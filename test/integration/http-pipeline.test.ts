@@ -1,12 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bin } from '../helpers/cli.js';
+import { bin, cliAsync } from '../helpers/cli.js';
 import { prng, startNode } from '../helpers/child.js';
 import { startCollector, type Collector } from '../helpers/http-collector.js';
 import { compareNs, fileLines, rescueFilesIn } from '../helpers/outputs.js';
 import { range, T0, writeRescueFile } from '../helpers/rescue-files.js';
-import { runCli } from '../helpers/run-cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { DEFAULT_CONNECTORS, makeInput, makeWorkRoot } from '../helpers/work-root.js';
 
@@ -52,11 +51,11 @@ describe('http sink driven by wparse and wprescue', () => {
     // request 3 is rejected; 6..15 (batches and probes) get 503s
     const c = await collector((r) => (r.n === 3 ? { status: 400, body: 'schema mismatch' } : r.n >= 6 && r.n < 16 ? { status: 503 } : { status: 200 }));
     const root = httpRoot(c.url, makeInput(N));
-    const p = await runCli('wparse', ['batch', '-w', root]);
+    const p = await cliAsync('wparse', ['batch', '-w', root]);
     expect(p.code, p.stderr).toBe(0);
     const rescued = rescueFilesIn(path.join(root, 'data/rescue'));
     expect(rescued.length).toBeGreaterThanOrEqual(1);
-    const r = await runCli('wprescue', ['batch', '-w', root]);
+    const r = await cliAsync('wprescue', ['batch', '-w', root]);
     expect(r.code, r.stderr).toBe(0);
     expect(rescueFilesIn(path.join(root, 'data/rescue'))).toEqual([]);
     const errors = fileLines(path.join(root, 'data/out_dat/error.json')).map((l) => JSON.parse(l) as { n: number; _error: string });
@@ -74,14 +73,14 @@ describe('http sink driven by wparse and wprescue', () => {
   it('wproj: check names bad params with file:line; stat and validate say the http sink has no file to count', async () => {
     const c = await collector();
     const root = httpRoot(c.url, makeInput(10));
-    const check = await runCli('wproj', ['check', '-w', root]);
+    const check = await cliAsync('wproj', ['check', '-w', root]);
     expect(check.code, check.stdout + check.stderr).toBe(0);
-    const stat = await runCli('wproj', ['stat', 'sink-file', '-w', root]);
+    const stat = await cliAsync('wproj', ['stat', 'sink-file', '-w', root]);
     expect(stat.code, stat.stderr).toBe(0);
     expect(stat.stdout).toContain('app/main: a http sink has no file to count');
     const withExpect = httpRoot(c.url, makeInput(200));
     writeFileSync(path.join(withExpect, 'sink/business.d/app.yaml'), 'group:\n  name: app\n  rule: ["/app/*"]\n  expect: { basis: total_input, min_samples: 1 }\n  sinks:\n    - name: main\n      connect: web\n      expect: { ratio: 0.9, tol: 0.05 }\n');
-    const v = await runCli('wproj', ['validate', 'sink-file', '-w', withExpect]);
+    const v = await cliAsync('wproj', ['validate', 'sink-file', '-w', withExpect]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
     expect(v.stdout).toMatch(/validate: WARN/);
     expect(v.stdout).toContain('WARN: app/main: a http sink has no file to count: its expect is not checked');
@@ -89,7 +88,7 @@ describe('http sink driven by wparse and wprescue', () => {
       connectors: `${DEFAULT_CONNECTORS}  - id: web\n    type: http\n    params: { url: "localhost:8080 ingest", compression: brotli }\n`,
       groups: { app: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: main\n      connect: web\n' },
     });
-    const badCheck = await runCli('wproj', ['check', '-w', bad]);
+    const badCheck = await cliAsync('wproj', ['check', '-w', bad]);
     expect(badCheck.code).toBe(2);
     const text = badCheck.stdout + badCheck.stderr;
     expect(text).toMatch(/connectors\.d\/00\.yaml:\d+:\d+: .*compression: expected one of none \| gzip/);
@@ -106,7 +105,7 @@ describe('http sink driven by wparse and wprescue', () => {
       await waitFor(() => c.delivered.length >= killAt || d.child.exitCode !== null);
       d.child.kill('SIGKILL');
       expect((await d.exit).signal).toBe('SIGKILL');
-      const p = await runCli('wparse', ['batch', '-w', root]);
+      const p = await cliAsync('wparse', ['batch', '-w', root]);
       expect(p.code, p.stderr).toBe(0);
       const { missing, duplicates } = compareNs(parsedNs(N), nsOf(c.delivered));
       expect(missing).toEqual([]);
@@ -130,7 +129,7 @@ describe('http sink driven by wparse and wprescue', () => {
       if ((await w.exit).signal === 'SIGKILL') kills++;
     }
     expect(kills).toBe(3);
-    const r = await runCli('wprescue', ['batch', '-w', root]);
+    const r = await cliAsync('wprescue', ['batch', '-w', root]);
     expect(r.code, r.stderr).toBe(0);
     expect(rescueFilesIn(rescue)).toEqual([]);
     const { missing, duplicates } = compareNs(range(0, 45_000), nsOf(c.delivered));

