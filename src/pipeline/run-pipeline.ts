@@ -11,6 +11,7 @@ import { FileSource } from './file-source.js';
 import { OrderedCommit } from './ordered-commit.js';
 import type { Source } from './source.js';
 import { SourceCheckpoint } from './source-checkpoint.js';
+import { StdinSource } from './stdin-source.js';
 
 export interface PipelineRunOptions {
   wr: WorkRoot;
@@ -75,11 +76,16 @@ export async function runPipeline(o: PipelineRunOptions): Promise<PipelineSummar
 }
 
 function createSource(s: SourceConfig, o: PipelineRunOptions, runDir: string): Source {
+  const batchSize = o.wr.engine.performance.batch_size;
+  if (s.type === 'stdin') return new StdinSource({ key: s.key, batchSize, input: process.stdin });
   return new FileSource({
     key: s.key,
     path: path.resolve(o.wr.root, s.params.path),
+    // a name glob (`*.gz`) stays as it is; a path glob resolves like `path`
+    exclude: s.params.exclude.map((e) => (e.includes('/') ? path.resolve(o.wr.root, e) : e)),
     from: s.params.from,
-    batchSize: o.wr.engine.performance.batch_size,
+    rotateWaitMs: s.params.rotate_wait_ms,
+    batchSize,
     follow: o.mode === 'daemon',
     checkpointFile: SourceCheckpoint.pathFor(runDir, s.key),
     clock: o.clock,
