@@ -51,7 +51,7 @@ const MAX_UNCOMMITTED_BATCHED = 256;
  */
 export async function runPipeline(o: PipelineRunOptions): Promise<PipelineSummary> {
   const t0 = o.clock.now();
-  const engine = new Engine(o.wr, { clock: o.clock, log: o.log, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.fs ? { fs: o.fs } : {}) });
+  const engine = new Engine(o.wr, { clock: o.clock, log: o.log, signal: o.signal, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.fs ? { fs: o.fs } : {}) });
   const runDir = path.resolve(o.wr.root, 'data', '.run');
   const sources = o.wr.sources.filter((s) => s.enable).map((s) => createSource(s, o, runDir));
   await engine.open();

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { errorMessage, WrError } from '../errors.js';
 import type { Source, SourceBatch } from './source.js';
 
 export interface StdinSourceOptions {
@@ -56,7 +57,7 @@ export class StdinSource implements Source {
       }
       if (lines.length) yield batch();
     } catch (err) {
-      if (!signal.aborted) throw err;
+      if (!signal.aborted) throw new WrError('SOURCE_FAILED', `source ${this.o.key}: standard input: ${errorMessage(err)}`, err);
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
