@@ -1,7 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadWorkRoot } from '../../src/config/work-root.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { runPipeline } from '../../src/pipeline/run-pipeline.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { realFs, type FsPort } from '../../src/platform/fs-port.js';
+import type { Logger } from '../../src/platform/logger.js';
 import { dirBytes } from '../../src/rescue/budget.js';
 import { bin, cli } from '../helpers/cli.js';
 import { startNode } from '../helpers/child.js';
@@ -39,6 +46,41 @@ function cappedRoot(whenFull: string, port?: number): string {
     groups: { app: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: main\n      connect: rescue_json\n      params: { file: app.json, stages: [{ unhealthy: forever }] }\n' },
     infra: {},
   });
+}
+
+const mounted: string[] = [];
+afterEach(() => {
+  for (const m of mounted.splice(0)) execFileSync('umount', ['-l', m]);
+});
+
+/** A small tmpfs where this machine lets the test mount one; else false. */
+function smallTmpfs(dir: string, size: string): boolean {
+  mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return false;
+  }
+  mounted.push(dir);
+  return true;
+}
+
+/** Runs the pipeline in process on `root` until every line is in rescue, with `space()` turned on half-way. */
+async function enospcRun(root: string, fs: FsPort | undefined, onFull: () => void): Promise<{ dropped: number; errors: string[] }> {
+  const metrics = createMetrics();
+  const errors: string[] = [];
+  const log = { error: (_o: unknown, m: string) => errors.push(m), warn: () => {}, info: () => {}, debug: () => {} } as unknown as Logger;
+  const ac = new AbortController();
+  const rescueDir = path.resolve(root, loadWorkRoot(root).engine.rescue.path);
+  const run = runPipeline({ wr: loadWorkRoot(root), mode: 'daemon', signal: ac.signal, clock: systemClock, log, metrics, print: () => {}, ...(fs ? { fs } : {}) });
+  await until(() => errors.includes('rescue write failed: input paused until it succeeds'), 30_000);
+  expect(rescueNs(rescueDir).length).toBeLessThan(expected.length); // paused, not dropping
+  onFull();
+  await until(() => rescueNs(rescueDir).length === expected.length, 30_000);
+  ac.abort();
+  await run;
+  const dropped = (await metrics.rescueDropped.get()).values.reduce((a, v) => a + v.value, 0);
+  return { dropped, errors };
 }
 
 const logOf = (root: string): string => {
@@ -93,5 +135,40 @@ describe('rescue.max_bytes', () => {
     expect(missing.length).toBe(dropped);
     expect(dirBytes(rescueDir)).toBeLessThanOrEqual(MAX + BATCH_BYTES);
     expect(logOf(root).split('\n').filter((l) => l.includes('dropping newest records'))).toHaveLength(1);
+  });
+
+  it('a full disk (ENOSPC) below the cap blocks even with drop_newest: nothing dropped, all written once space returns', async () => {
+    const fsRoot = (rescueDir: string): string =>
+      makeWorkRoot(tmpDir(), {
+        input: makeInput(N),
+        engine: `rescue: { path: ${rescueDir}, durability: fsync, max_bytes: 100000000, when_full: drop_newest }\nreconnect: { initial_ms: 20, max_ms: 50, jitter: 0 }\n`,
+        groups: { app: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: main\n      connect: rescue_json\n      params: { file: app.json, stages: [{ unhealthy: forever }] }\n' },
+        infra: {},
+      });
+    // through the injected fs port: ENOSPC half-way through a write
+    const portDir = path.join(tmpDir(), 'rescue');
+    let full = true;
+    let written = 0;
+    const fs: FsPort = {
+      ...realFs,
+      writeSync(fh, buf) {
+        if (full && written > 200_000) {
+          realFs.writeSync(fh, buf.subarray(0, buf.length >> 1));
+          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        }
+        written += buf.length;
+        realFs.writeSync(fh, buf);
+      },
+    };
+    const viaPort = await enospcRun(fsRoot(portDir), fs, () => (full = false));
+    expect(viaPort.dropped).toBe(0);
+    expect(compareNs(expected, rescueNs(portDir))).toEqual({ missing: [], duplicates: 0 });
+    // and for real on a small tmpfs, where this machine can mount one
+    const tmpfsDir = path.join(tmpDir(), 'rescue');
+    if (smallTmpfs(tmpfsDir, '512k')) {
+      const real = await enospcRun(fsRoot(tmpfsDir), undefined, () => execFileSync('mount', ['-o', 'remount,size=64m', tmpfsDir]));
+      expect(real.dropped).toBe(0);
+      expect(compareNs(expected, rescueNs(tmpfsDir))).toEqual({ missing: [], duplicates: 0 });
+    }
   });
 });
