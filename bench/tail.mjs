@@ -16,7 +16,7 @@ async function freePort() {
 
 async function linesIn(port) {
   try {
-    const page = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const page = await (await globalThis.fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const line = page.split('\n').find((l) => l.startsWith('wparse_lines_in_total{'));
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
   } catch {
