@@ -79,6 +79,8 @@ export class FileSource implements Source {
   private scanning: Promise<void> | undefined;
   private rescanAgain = false;
   private waitingLogged = false;
+  /** Files (device:inode) seen without a whole first line yet: their identity is still unknown. */
+  private readonly pendingHeads = new Set<string>();
 
   constructor(private readonly o: FileSourceOptions) {
     this.ckpt = new SourceCheckpoint(o.checkpointFile);
@@ -140,8 +142,6 @@ export class FileSource implements Source {
       await Promise.all([...this.tails.values()].map((t) => t.done));
     }
   }
-
-  private pendingHeads = new Set<string>();
 
   private get hasPendingHeads(): boolean {
     return this.pendingHeads.size > 0;

@@ -23,7 +23,8 @@ export interface RescueBudgetOptions {
  * by the writers' own appends and a periodic rescan, which sees the space `wprescue` frees by
  * deleting replayed files. `fits(n)` says whether n more bytes stay within the cap; a batch larger
  * than the whole cap fits an empty directory (else it could never be written). `whenSpace(n)`
- * resolves once they fit (after a rescan), or at once on a graceful stop.
+ * resolves once they fit with a tenth of the cap to spare (after a rescan), or at once on a
+ * graceful stop.
  */
 export class RescueBudget {
   private used = 0;
@@ -67,6 +68,14 @@ export class RescueBudget {
     return this.o.maxBytes === 0 || this.used + n <= this.o.maxBytes || this.used === 0;
   }
 
+  /**
+   * A blocked write resumes only once a tenth of the cap is free besides its own bytes: else a
+   * directory hovering at the cap would pause, release and reopen a rescue file for every batch.
+   */
+  private roomAfterFull(n: number): boolean {
+    return this.used === 0 || this.used + n <= this.o.maxBytes - this.o.maxBytes / 10;
+  }
+
   /** Counts bytes this process just wrote. */
   add(n: number): void {
     this.used += n;
@@ -83,7 +92,7 @@ export class RescueBudget {
     this.used = dirBytes(this.o.dir);
     this.o.onBytes?.(this.used);
     // first come, first served: a later small write must not starve an earlier large one
-    while (this.waiters.length && this.fits(this.waiters[0]!.n)) {
+    while (this.waiters.length && this.roomAfterFull(this.waiters[0]!.n)) {
       const w = this.waiters.shift()!;
       this.used += w.n; // reserved: the next waiter must not count on the same space
       w.resolve(true);
