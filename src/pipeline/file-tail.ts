@@ -79,13 +79,12 @@ export class FileTail {
           this.recordEnd(end);
           return;
         }
-        const why = this.restart;
+        this.d.log.warn({ source: this.d.key, file: this.path }, `input file ${this.restart}: reading it from the start`);
         this.restart = undefined;
-        const head = await this.waitForHead();
+        const head = await this.waitForHead(); // the new first line may not be written yet
         if (!head) return;
         this.head = head;
         this.entry = nextGeneration(this.entry, head);
-        this.d.log.warn({ source: this.d.key, file: this.path, fp: this.entry.fp }, `input file ${why}: reading it from the start`);
       }
     } catch (err) {
       this.d.log.error({ source: this.d.key, file: this.path, err: err instanceof Error ? err.message : String(err) }, 'input file read failed: file dropped');

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bin, cli } from '../helpers/cli.js';
@@ -74,6 +74,21 @@ describe('sources', () => {
     expect((await d.exit).code).toBe(0);
     expect(compareNs(kv(0, 6000), outputNs(out))).toEqual({ missing: [], duplicates: 0 });
     expect(logOf(root).split('\n').filter((l) => l.includes('no input file matches yet'))).toHaveLength(1);
+  });
+
+  it('daemon: copytruncate restarts the file at 0 with a log line; nothing read twice, nothing skipped', async () => {
+    const root = makeWorkRoot(tmpDir(), { input: makeInput(3000) });
+    const file = path.join(root, 'data/in_dat/input.log');
+    const out = path.join(root, 'data/out_dat/app.json');
+    const d = startNode(bin('wparse'), ['daemon', '-w', root]);
+    await until(() => fileLines(out).length >= kv(0, 3000).length, 30_000);
+    truncateSync(file, 0); // what logrotate's copytruncate does after copying
+    await until(() => logOf(root).includes('input file truncated: reading it from the start'), 30_000);
+    appendFileSync(file, makeInput(2000, 3000));
+    await until(() => fileLines(out).length >= kv(0, 5000).length, 30_000);
+    d.child.kill('SIGTERM');
+    expect((await d.exit).code).toBe(0);
+    expect(compareNs(kv(0, 5000), outputNs(out))).toEqual({ missing: [], duplicates: 0 });
   });
 
   for (const seed of [3, 4]) {

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileSource, type FileSourceOptions } from '../../src/pipeline/file-source.js';
@@ -159,6 +159,20 @@ describe('FileSource', () => {
     const second = run(dir, { path: glob, follow: false, from: 'end' });
     await second.done;
     expectExactly(second, names('a', 100, 10)); // old.log has no checkpoint: from end
+  });
+
+  it('a v1 checkpoint (one inode, one offset) is taken over: the file resumes at its offset', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'a.log');
+    writeFileSync(file, lines('a', 0, 100));
+    const offset = lines('a', 0, 60).length;
+    const ckpt = SourceCheckpoint.pathFor(path.join(dir, '.run'), 'src');
+    mkdirSync(path.dirname(ckpt), { recursive: true });
+    writeFileSync(ckpt, `{"v":1,"ino":${String(statSync(file).ino).padStart(20, '0')},"offset":${String(offset).padStart(20, '0')}}\n`);
+    const r = run(dir, { path: file, follow: false });
+    await r.done;
+    expectExactly(r, names('a', 60, 40));
+    expect(decodeCheckpoints(readFileSync(ckpt, 'utf8'))).toEqual([expect.objectContaining({ offset: lines('a', 0, 100).length, gen: 0 })]);
   });
 
   it('batch mode with nothing matching ends at once', async () => {
