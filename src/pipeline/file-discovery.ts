@@ -83,7 +83,13 @@ export class FileGlob {
 
   /** Calls `onAdd` when a file or directory appears or goes, `onChange` when a file changes. */
   watch(onAdd: () => void, onChange: () => void): FSWatcher {
-    const w = watch(this.base, { ignoreInitial: true, depth: Number.isFinite(this.depth) ? this.depth : undefined, persistent: false });
+    const w = watch(this.base, {
+      ignoreInitial: true,
+      depth: Number.isFinite(this.depth) ? this.depth : undefined,
+      persistent: false,
+      // no watch on files that do not match (a busy /var/log): a rename away still shows as unlink
+      ignored: (p: string, st?: { isFile(): boolean }) => st?.isFile() === true && !this.matches(p),
+    });
     w.on('all', (event) => (event === 'change' ? onChange() : onAdd()));
     w.on('error', () => undefined); // the rescan stays the safety net
     return w;

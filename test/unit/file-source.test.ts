@@ -20,7 +20,7 @@ interface Run {
 }
 
 /** Runs a FileSource, committing every batch as it comes (as a pipeline with healthy sinks does). */
-function run(dir: string, opts: Partial<FileSourceOptions> & { path: string }): Run {
+function run(dir: string, { commit = true, ...opts }: Partial<FileSourceOptions> & { path: string; commit?: boolean }): Run {
   const src = new FileSource({
     key: 'src',
     from: 'checkpoint',
@@ -39,9 +39,9 @@ function run(dir: string, opts: Partial<FileSourceOptions> & { path: string }): 
   const done = (async () => {
     for await (const b of src.batches(ac.signal)) {
       b.lines.forEach((l, i) => got.push({ line: l, id: `${b.idPrefix}${b.positions[i]!}` }));
-      b.commit();
+      if (commit) b.commit();
     }
-    await src.close();
+    if (commit) await src.close(); // else as after a kill -9: nothing more is written
   })();
   return {
     got,
@@ -173,6 +173,23 @@ describe('FileSource', () => {
     await r.done;
     expectExactly(r, names('a', 60, 40));
     expect(decodeCheckpoints(readFileSync(ckpt, 'utf8'))).toEqual([expect.objectContaining({ offset: lines('a', 0, 100).length, gen: 0 })]);
+  });
+
+  it('from: end skips what a file held at start, never a file that appeared while running, even if nothing of it was committed', async () => {
+    const dir = tmpDir();
+    writeFileSync(path.join(dir, 'a.log'), lines('old', 0, 100));
+    const glob = path.join(dir, '*.log');
+    const first = run(dir, { path: glob, from: 'end', commit: false }); // as if killed before any commit
+    await new Promise((res) => setTimeout(res, 300));
+    appendFileSync(path.join(dir, 'a.log'), lines('a', 0, 10));
+    writeFileSync(path.join(dir, 'c.log'), lines('c', 0, 30));
+    await until(() => first.got.length >= 40, 20_000);
+    await first.stop();
+    expectExactly(first, [...names('a', 0, 10), ...names('c', 0, 30)]);
+    writeFileSync(path.join(dir, 'b.log'), lines('b', 0, 20)); // appears while nothing runs: no checkpoint
+    const second = run(dir, { path: glob, from: 'end', follow: false });
+    await second.done;
+    expectExactly(second, [...names('a', 0, 10), ...names('c', 0, 30)]);
   });
 
   it('batch mode with nothing matching ends at once', async () => {
