@@ -29,6 +29,8 @@ export interface FileSourceOptions {
   log: Logger;
 }
 
+const BATCH_OPEN_FILES = 16;
+
 interface Stat {
   dev: number;
   ino: number;
@@ -224,6 +226,8 @@ export class FileSource implements Source {
   /** Starts a tail for the file at `p` unless it has one; returns its device:inode id. */
   private async track(p: string, deps: TailDeps, atStart: boolean, rotated: boolean): Promise<string | undefined> {
     const { o } = this;
+    // batch mode reads a big glob a few files at a time (descriptors are finite); a daemon follows all
+    while (!o.follow && this.tails.size >= BATCH_OPEN_FILES) await Promise.race([...this.tails.values()].map((t) => t.done));
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(p, 'r');

@@ -192,6 +192,18 @@ describe('FileSource', () => {
     expectExactly(second, [...names('a', 0, 10), ...names('c', 0, 30)]);
   });
 
+  it('batch mode reads a glob of many files, a few at a time', async () => {
+    const dir = tmpDir();
+    const expected: string[] = [];
+    for (let f = 0; f < 40; f++) {
+      writeFileSync(path.join(dir, `f${f}.log`), lines(`f${f}`, 0, 50));
+      expected.push(...names(`f${f}`, 0, 50));
+    }
+    const r = run(dir, { path: path.join(dir, '*.log'), follow: false });
+    await r.done;
+    expectExactly(r, expected);
+  });
+
   it('batch mode with nothing matching ends at once', async () => {
     const dir = tmpDir();
     const r = run(dir, { path: path.join(dir, 'none', '*.log'), follow: false });
