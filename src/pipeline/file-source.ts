@@ -252,12 +252,12 @@ export class FileSource implements Source {
       this.pendingHeads.delete(id);
       const { entry, why } = resumePoint(this.entries, head, st, o.from, atStart);
       if (why) o.log.warn({ source: o.key, file: p, fp: entry.fp }, `input file ${why}: reading it from the start`);
-      if (!this.entries.includes(entry)) this.entries.push(entry);
       o.log.info({ source: o.key, file: p, fp: entry.fp, from: entry.offset }, rotated ? 'rotated input file found: reading it to its end' : 'input file opened');
       // the slot is written at once: a restart before the first commit must know the file
       // (else `from: end` would skip what it holds)
       const tail = new FileTail(p, fh, entry, head, deps, (e) => {
         this.touched.add(e);
+        if (!this.entries.includes(e)) this.entries.push(e); // a new generation is the newest entry for its inode
         this.ckpt.write(e);
       });
       keepOpen = true;
