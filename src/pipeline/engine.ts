@@ -205,6 +205,15 @@ export class Engine {
     });
   }
 
+  /** A /healthz problem: a sink whose input waits on rescue writes (disk full, cap reached with block). */
+  health(): string | undefined {
+    for (const s of this.slots) {
+      const why = s.runtime.stalled;
+      if (why) return `${s.stats.key}: ${why}`;
+    }
+    return undefined;
+  }
+
   /** Graceful stop: every rescue file released (renamed .dat), every backend closed. */
   async close(): Promise<string[]> {
     await Promise.all(this.slots.map((s) => s.runtime.close()));

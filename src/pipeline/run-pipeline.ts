@@ -25,6 +25,8 @@ export interface PipelineRunOptions {
   print: (table: StatTable) => void;
   /** File operations of sinks and rescue writers (tests inject ENOSPC here). */
   fs?: FsPort;
+  /** Receives the /healthz check once the engine exists. */
+  setHealth?: (fn: () => string | undefined) => void;
 }
 
 export interface PipelineSummary {
@@ -55,6 +57,7 @@ export async function runPipeline(o: PipelineRunOptions): Promise<PipelineSummar
   const runDir = path.resolve(o.wr.root, 'data', '.run');
   const sources = o.wr.sources.filter((s) => s.enable).map((s) => createSource(s, o, runDir));
   await engine.open();
+  o.setHealth?.(() => engine.health());
   const budget = { left: o.maxLines ?? Infinity };
   const stopStat = startStatTimers(engine, o);
   try {

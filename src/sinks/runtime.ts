@@ -58,6 +58,8 @@ export class FailoverSink {
   private closed = false;
   /** Records dropped in the current full-directory episode (drop_newest), or -1 when not full. */
   private dropping = -1;
+  /** Why rescue writes are held up right now (disk full, cap reached with block), for /healthz. */
+  private stall: string | undefined;
   private readonly log: Logger;
   readonly released: string[] = [];
 
@@ -70,6 +72,11 @@ export class FailoverSink {
 
   get onRescue(): boolean {
     return this.rescue !== undefined;
+  }
+
+  /** Set while the sink's input waits on its rescue writes (a full disk, or the cap with block). */
+  get stalled(): string | undefined {
+    return this.stall;
   }
 
   get rescueFile(): string | undefined {
@@ -149,11 +156,13 @@ export class FailoverSink {
         const written = buf ? await this.rescue.append(entries, buf) : DURABLE_NOW;
         if (buf && !reserved) this.opts.budget?.add(buf.length);
         if (failures > 0) this.log.info({ sink: this.opts.sink, file: this.rescue.file }, 'rescue writes resumed');
+        this.stall = undefined;
         this.opts.onRescued?.(entries.length);
         return written;
       } catch (err) {
         if (!isWrError(err, 'RESCUE_WRITE_FAILED') || this.closed) throw err;
         if (failures === 0) this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, err: err.message }, 'rescue write failed: input paused until it succeeds');
+        this.stall = `rescue write failing: ${err.message}`;
         failures++;
         const { initial_ms, max_ms } = this.opts.reconnect;
         await sleep(this.opts.clock, backoffDelay({ initialMs: initial_ms, maxMs: max_ms, jitter: 0 }, failures));
@@ -183,7 +192,9 @@ export class FailoverSink {
       this.rescue = undefined;
       this.released.push(await writer.release());
     }
+    this.stall = `rescue directory full (rescue.max_bytes ${budget.maxBytes})`;
     const reserved = await budget.whenSpace(n);
+    this.stall = undefined;
     this.log.info({ sink: `${this.opts.group}/${this.opts.sink}` }, 'rescue directory has room again: input resumed');
     return reserved;
   }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import type { Logger } from '../../src/platform/logger.js';
 import { dirBytes } from '../../src/rescue/budget.js';
 import { bin, cli } from '../helpers/cli.js';
 import { startNode } from '../helpers/child.js';
-import { compareNs, outputNs, rescueNs } from '../helpers/outputs.js';
+import { compareNs, outputNs, rescueFilesIn, rescueNs } from '../helpers/outputs.js';
 import { range } from '../helpers/rescue-files.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
@@ -72,11 +72,14 @@ async function enospcRun(root: string, fs: FsPort | undefined, onFull: () => voi
   const log = { error: (_o: unknown, m: string) => errors.push(m), warn: () => {}, info: () => {}, debug: () => {} } as unknown as Logger;
   const ac = new AbortController();
   const rescueDir = path.resolve(root, loadWorkRoot(root).engine.rescue.path);
-  const run = runPipeline({ wr: loadWorkRoot(root), mode: 'daemon', signal: ac.signal, clock: systemClock, log, metrics, print: () => {}, ...(fs ? { fs } : {}) });
+  let health: () => string | undefined = () => 'not started';
+  const run = runPipeline({ wr: loadWorkRoot(root), mode: 'daemon', signal: ac.signal, clock: systemClock, log, metrics, print: () => {}, setHealth: (fn) => (health = fn), ...(fs ? { fs } : {}) });
   await until(() => errors.includes('rescue write failed: input paused until it succeeds'), 30_000);
+  expect(health()).toMatch(/^app\/main: rescue write failing: .*ENOSPC/);
   expect(rescueNs(rescueDir).length).toBeLessThan(expected.length); // paused, not dropping
   onFull();
   await until(() => rescueNs(rescueDir).length === expected.length, 30_000);
+  expect(health()).toBeUndefined();
   ac.abort();
   await run;
   const dropped = (await metrics.rescueDropped.get()).values.reduce((a, v) => a + v.value, 0);
@@ -110,6 +113,27 @@ describe('rescue.max_bytes', () => {
     expect((await d.exit).code).toBe(0);
     expect(cli('wprescue', ['batch', '-w', root]).code).toBe(0);
     expect(compareNs(expected, outputNs(out))).toEqual({ missing: [], duplicates: 0 });
+  });
+
+  it('with block, /healthz says 503 and why; a graceful stop while blocked exits 0 and a restart finishes the input', async () => {
+    const port = await freePort();
+    const root = cappedRoot('block', port);
+    const rescueDir = path.join(root, 'data/rescue');
+    const d = startNode(bin('wparse'), ['daemon', '-w', root]);
+    await until(() => logOf(root).includes('input paused until replay frees space'), 30_000);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.text()).toContain('rescue directory full');
+    const page = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metric(page, 'wparse_rescue_max_bytes')).toBe(MAX);
+    expect(metric(page, 'wparse_lines_in_total', 'source="src"')).toBeLessThan(N); // stopped reading
+    d.child.kill('SIGTERM');
+    expect((await d.exit).code).toBe(0);
+    expect(rescueFilesIn(rescueDir).every((f) => f.endsWith('.dat'))).toBe(true);
+    // uncapped, the next run takes the rest from the checkpoint: every line once
+    writeFileSync(path.join(root, 'conf/wparse.yaml'), readFileSync(path.join(root, 'conf/wparse.yaml'), 'utf8').replace(`max_bytes: ${MAX}`, 'max_bytes: 0').replace(/metrics:.*\n/, ''));
+    expect(cli('wparse', ['batch', '-w', root]).code).toBe(0);
+    expect(compareNs(expected, rescueNs(rescueDir))).toEqual({ missing: [], duplicates: 0 });
   });
 
   it('when_full: drop_newest drops at the cap, counts exactly the missing lines, and logs once', async () => {
