@@ -192,6 +192,21 @@ describe('FileSource', () => {
     expectExactly(second, [...names('a', 0, 10), ...names('c', 0, 30)]);
   });
 
+  it('record ids are the same when lines are read again after a crash (nothing committed)', async () => {
+    const dir = tmpDir();
+    writeFileSync(path.join(dir, 'a.log'), lines('a', 0, 250));
+    writeFileSync(path.join(dir, 'b.log'), lines('a', 0, 250)); // same bytes, another file: other ids
+    const glob = path.join(dir, '*.log');
+    const crashed = run(dir, { path: glob, commit: false });
+    await until(() => crashed.got.length >= 500, 20_000);
+    await crashed.stop();
+    const again = run(dir, { path: glob, follow: false });
+    await again.done;
+    const ids = (r: Run): string[] => r.got.map((g) => `${g.line}@${g.id}`).sort();
+    expect(ids(again)).toEqual(ids(crashed));
+    expect(new Set(again.got.map((g) => g.id)).size).toBe(500);
+  });
+
   it('batch mode reads a glob of many files, a few at a time', async () => {
     const dir = tmpDir();
     const expected: string[] = [];
