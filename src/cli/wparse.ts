@@ -13,7 +13,8 @@ interface RunOpts {
 }
 
 async function run(mode: 'batch' | 'daemon', opts: RunOpts): Promise<void> {
-  const ctx = await openContext(opts.workRoot, 'wparse');
+  let health: () => string | undefined = () => undefined;
+  const ctx = await openContext(opts.workRoot, 'wparse', () => health());
   const signal = stopSignal((sig) => say(`wparse: ${sig}: stopping (releasing rescue files)`));
   const summary = await runPipeline({
     wr: ctx.wr,
@@ -23,6 +24,7 @@ async function run(mode: 'batch' | 'daemon', opts: RunOpts): Promise<void> {
     log: ctx.log,
     metrics: ctx.metrics,
     print: (t) => process.stdout.write(`${renderStatTable(t)}\n`),
+    setHealth: (fn) => (health = fn),
     ...(opts.n !== undefined ? { maxLines: opts.n } : {}),
     ...(opts.stat !== undefined ? { statSec: opts.stat } : {}),
   });

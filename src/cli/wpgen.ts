@@ -13,7 +13,7 @@ program.addCommand(
       .requiredOption('-n <lines>', 'number of lines', intOption('-n', 0))
       .option('-s <rate>', 'lines per second (default: as fast as possible)', intOption('-s', 1))
       .option('--stat <sec>', 'print progress every SEC seconds', intOption('--stat', 1))
-      .option('-o, --output <file>', 'output file, relative to the work root', 'data/in_dat/gen.dat')
+      .option('-o, --output <file>', 'output file, relative to the work root; - for standard output', 'data/in_dat/gen.dat')
       .action(async (opts: { workRoot: string; n: number; s?: number; stat?: number; output: string }) => {
         const res = await generateSample({
           workRoot: resolveWorkRoot(opts.workRoot),
@@ -21,9 +21,11 @@ program.addCommand(
           output: opts.output,
           ...(opts.s ? { rate: opts.s } : {}),
           ...(opts.stat ? { statSec: opts.stat } : {}),
-          print: (t) => process.stdout.write(`${t}\n`),
+          // with -o - the lines own standard output: progress and the summary go to standard error
+          print: (t) => (opts.output === '-' ? process.stderr : process.stdout).write(`${t}\n`),
         });
-        process.stdout.write(`wpgen: wrote ${res.lines} lines from ${res.samples} sample line(s) to ${res.file}\n`);
+        const where = res.file === '-' ? 'standard output' : res.file;
+        (opts.output === '-' ? process.stderr : process.stdout).write(`wpgen: wrote ${res.lines} lines from ${res.samples} sample line(s) to ${where}\n`);
       }),
   ),
 );

@@ -84,7 +84,7 @@ program.addCommand(
   new Command('rescue').description('rescue backlog').addCommand(
     addCommonHelp(
       new Command('stat')
-        .description('files, lines and bytes per <group>/<sink> under rescue.path; .lock files listed apart')
+        .description('files, lines and bytes left to replay (after the recover.lock checkpoint) per <group>/<sink> under rescue.path; .lock files listed apart')
         .addOption(workRootOption())
         .option('-d, --detail', 'list every file')
         .option('--json', 'machine-readable output')

@@ -5,7 +5,7 @@ import { checkDoc, readYaml } from './yaml-file.js';
 /** `conf/wparse.yaml`, every key with its default (SPEC section 2). */
 export interface EngineConfig {
   version: 1;
-  rescue: { path: string; durability: 'fsync' | 'batch' | 'none'; flush_ms: number };
+  rescue: { path: string; durability: 'fsync' | 'batch' | 'none'; flush_ms: number; max_bytes: number; when_full: 'block' | 'drop_newest' };
   reconnect: { initial_ms: number; max_ms: number; jitter: number };
   performance: { rate_limit_rps: number; batch_size: number };
   recovery: {
@@ -34,6 +34,8 @@ export const ENGINE_SCHEMA: Schema = {
           path: { schema: { kind: 'string' }, default: './data/rescue' },
           durability: { schema: { kind: 'string', enum: ['fsync', 'batch', 'none'] }, default: 'batch' },
           flush_ms: { schema: int(1, 60_000), default: 100 },
+          max_bytes: { schema: int(0), default: 0 },
+          when_full: { schema: { kind: 'string', enum: ['block', 'drop_newest'] }, default: 'block' },
         },
       },
     },

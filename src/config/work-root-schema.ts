@@ -3,11 +3,20 @@ import type { Schema } from '../platform/schema.js';
 /** Schemas of the work-root files other than conf/wparse.yaml (SPEC sections 1–2). */
 import type { Scalar } from '../record.js';
 
+/** A source (SPEC section 2). `path`, `from`, `exclude` and `rotate_wait_ms` are for `type: file`. */
 export interface SourceConfig {
   key: string;
   enable: boolean;
-  type: 'file';
-  params: { path: string; from: 'start' | 'end' | 'checkpoint' };
+  type: 'file' | 'stdin';
+  params: FileSourceParams;
+}
+
+export interface FileSourceParams {
+  /** A path or glob, relative to the work root; required for `type: file` (checked on load). */
+  path: string;
+  from: 'start' | 'end' | 'checkpoint';
+  exclude: string[];
+  rotate_wait_ms: number;
 }
 
 export interface RuleConfig {
@@ -78,14 +87,15 @@ export const SOURCES_SCHEMA: Schema = {
           fields: {
             key: { required: true, schema: { kind: 'string', pattern: NAME_RE, patternHint: 'a name of [A-Za-z0-9_.-]' } },
             enable: { schema: { kind: 'bool' }, default: true },
-            type: { schema: { kind: 'string', enum: ['file'] }, default: 'file' },
+            type: { schema: { kind: 'string', enum: ['file', 'stdin'] }, default: 'file' },
             params: {
-              required: true,
               schema: {
                 kind: 'object',
                 fields: {
-                  path: { required: true, schema: { kind: 'string' } },
+                  path: { schema: { kind: 'string' }, default: '' },
                   from: { schema: { kind: 'string', enum: ['start', 'end', 'checkpoint'] }, default: 'checkpoint' },
+                  exclude: { schema: { kind: 'stringOrArray' }, default: [] },
+                  rotate_wait_ms: { schema: { kind: 'int', min: 0 }, default: 5000 },
                 },
               },
             },

@@ -132,6 +132,9 @@ function loadSources(root: string, problems: Problem[]): SourceConfig[] {
   list.forEach((s, i) => {
     if (s && keys.has(s.key)) problemAt(ctx, src.doc.getIn(['sources', i, 'key'], true) as Node, `sources[${i}].key`, `duplicate source key ${JSON.stringify(s.key)}`);
     if (s) keys.add(s.key);
+    if (s && s.type === 'file' && !s.params.path) {
+      problemAt(ctx, src.doc.getIn(['sources', i], true) as Node, `sources[${i}].params.path`, 'missing required key (a path or glob, for type: file)');
+    }
   });
   return list.filter(Boolean);
 }

@@ -13,6 +13,9 @@ export function createMetrics(registry = new Registry()) {
     recordsOut: new Counter({ name: 'wparse_records_out_total', help: 'Records delivered per sink', labelNames: sinkLabels, ...r }),
     failoverActive: new Gauge({ name: 'wparse_sink_failover_active', help: '1 while the sink writes to rescue', labelNames: sinkLabels, ...r }),
     rescueLines: new Counter({ name: 'wparse_rescue_lines_total', help: 'Records written to rescue files', labelNames: sinkLabels, ...r }),
+    rescueBytes: new Gauge({ name: 'wparse_rescue_bytes', help: 'Bytes on disk under the rescue directory', ...r }),
+    rescueMaxBytes: new Gauge({ name: 'wparse_rescue_max_bytes', help: 'rescue.max_bytes (0 = no cap)', ...r }),
+    rescueDropped: new Counter({ name: 'wparse_rescue_dropped_total', help: 'Records dropped because the rescue directory was full (when_full: drop_newest)', labelNames: sinkLabels, ...r }),
     replayedLines: new Counter({ name: 'wprescue_replayed_lines_total', help: 'Rescue lines replayed into their sink', labelNames: sinkLabels, ...r }),
     backlogLines: new Gauge({ name: 'wprescue_backlog_lines', help: 'Rescue lines not yet replayed', labelNames: sinkLabels, ...r }),
     backlogOldest: new Gauge({ name: 'wprescue_backlog_oldest_seconds', help: 'Age of the oldest rescue file waiting', ...r }),
@@ -37,6 +40,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 /** Every metric name, for the README check. */
 export const METRIC_NAMES = [
   'wparse_lines_in_total', 'wparse_records_out_total', 'wparse_sink_failover_active', 'wparse_rescue_lines_total',
+  'wparse_rescue_bytes', 'wparse_rescue_max_bytes', 'wparse_rescue_dropped_total',
   'wprescue_replayed_lines_total', 'wprescue_backlog_lines', 'wprescue_backlog_oldest_seconds', 'wprescue_replay_rate_limit',
   'wprescue_jobs_enqueued_total', 'wprescue_jobs_dispatched_total', 'wprescue_jobs_completed_total', 'wprescue_jobs_retried_total',
   'wprescue_jobs_dead_total', 'wprescue_jobs_timeout_total', 'wprescue_job_duration_seconds', 'wprescue_queue_depth',

@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../platform/clock.js';
 import type { FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
+import { RescueBudget } from '../rescue/budget.js';
 import type { Written } from '../rescue/writer.js';
 import type { SinkEntry } from '../record.js';
 import { SINK_TYPES } from '../sinks/registry.js';
@@ -27,6 +28,8 @@ export interface EngineDeps {
   metrics?: Metrics;
   fs?: FsPort;
   random?: () => number;
+  /** A graceful stop: a write blocked on a full rescue directory stops waiting. */
+  signal?: AbortSignal;
 }
 
 interface SinkSlot {
@@ -48,6 +51,7 @@ export class Engine {
   private readonly parse: ReturnType<typeof compileRules>;
   readonly router: Router;
   readonly log: Logger;
+  readonly rescueBudget: RescueBudget;
   linesIn = 0;
   missLines = 0;
   unrouted = 0;
@@ -60,6 +64,13 @@ export class Engine {
     this.parse = compileRules(wr.rules);
     this.router = new Router(wr.groups);
     const rescueDir = path.resolve(wr.root, wr.engine.rescue.path);
+    const { max_bytes, when_full } = wr.engine.rescue;
+    deps.metrics?.rescueMaxBytes.set(max_bytes);
+    this.rescueBudget = new RescueBudget({
+      dir: rescueDir, maxBytes: max_bytes, whenFull: when_full, clock: deps.clock,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+      ...(deps.metrics ? { onBytes: (b: number) => deps.metrics!.rescueBytes.set(b) } : {}),
+    });
     const allRouted = [
       ...this.router.infra.default, ...this.router.infra.miss, ...this.router.infra.error, ...this.router.infra.monitor,
     ];
@@ -95,6 +106,8 @@ export class Engine {
           resc?.inc(n);
         },
         onFailover: (on) => active?.set(on ? 1 : 0),
+        budget: this.rescueBudget,
+        ...(m ? { onDropped: (n: number) => m.rescueDropped.labels(spec.group, spec.name).inc(n) } : {}),
       });
       this.slotByRouted.set(routed, this.slots.length);
       this.slots.push({ routed, runtime, stats });
@@ -104,6 +117,7 @@ export class Engine {
   }
 
   async open(): Promise<void> {
+    this.rescueBudget.start();
     await Promise.all(this.slots.map((s) => s.runtime.open()));
   }
 
@@ -191,9 +205,19 @@ export class Engine {
     });
   }
 
+  /** A /healthz problem: a sink whose input waits on rescue writes (disk full, cap reached with block). */
+  health(): string | undefined {
+    for (const s of this.slots) {
+      const why = s.runtime.stalled;
+      if (why) return `${s.stats.key}: ${why}`;
+    }
+    return undefined;
+  }
+
   /** Graceful stop: every rescue file released (renamed .dat), every backend closed. */
   async close(): Promise<string[]> {
     await Promise.all(this.slots.map((s) => s.runtime.close()));
+    this.rescueBudget.stop();
     return this.slots.flatMap((s) => s.runtime.released);
   }
 }

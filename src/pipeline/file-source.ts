@@ -1,34 +1,92 @@
-import { existsSync, statSync } from 'node:fs';
-import { WrError } from '../errors.js';
-import type { Clock } from '../platform/clock.js';
-import { readLineBatches } from '../platform/line-reader.js';
+import { fstatSync, promises as fsp, statSync } from 'node:fs';
+import type { FSWatcher } from 'chokidar';
+import { sleep, type Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
+import { BatchChannel } from './batch-channel.js';
+import { FileGlob } from './file-discovery.js';
+import { FileTail, type TailDeps } from './file-tail.js';
+import { fingerprint, readHead, type Head } from './fingerprint.js';
 import type { Source, SourceBatch } from './source.js';
-import { SourceCheckpoint } from './source-checkpoint.js';
+import { SourceCheckpoint, type FileCheckpoint } from './source-checkpoint.js';
 
 export interface FileSourceOptions {
   key: string;
-  /** Absolute path of the input file. */
+  /** Absolute path or glob of the input files. */
   path: string;
+  /** Globs of files to leave out (a name glob without `/`, or an absolute path glob). */
+  exclude?: readonly string[];
+  /** Where to begin a file that has no checkpoint yet and exists when the source starts. */
   from: 'start' | 'end' | 'checkpoint';
   batchSize: number;
   follow: boolean;
+  rotateWaitMs?: number;
+  /** Safety-net rescan period (daemon); the watcher finds most files sooner. */
+  rescanMs?: number;
+  pollMs?: number;
   /** Absolute path of this source's checkpoint file. */
   checkpointFile: string;
   clock: Clock;
   log: Logger;
 }
 
+const BATCH_OPEN_FILES = 16;
+
+interface Stat {
+  dev: number;
+  ino: number;
+  size: number;
+  mtime: bigint;
+}
+
+/** Where a file begins, given its checkpoint entries (SPEC section 2); `why` is logged when set. */
+export function resumePoint(
+  entries: readonly FileCheckpoint[],
+  head: Head,
+  st: Stat,
+  from: FileSourceOptions['from'],
+  atStart: boolean,
+): { entry: FileCheckpoint; why?: string } {
+  const fresh = (gen: number, offset: number): FileCheckpoint => ({
+    fp: fingerprint(head.hash, st.dev, st.ino, gen), head: head.hash, dev: st.dev, ino: st.ino, gen, offset, msize: 0, mtime: 0n,
+  });
+  const known = entries.findLast((e) => !e.legacy && e.dev === st.dev && e.ino === st.ino);
+  if (known && known.head === head.hash) {
+    if (st.size < known.offset) return { entry: fresh(known.gen + 1, 0), why: 'truncated since the checkpoint' };
+    if (known.offset > 0 && st.size === known.offset && known.msize === known.offset && st.mtime !== known.mtime) {
+      return { entry: fresh(known.gen + 1, 0), why: 'rewritten in place since the checkpoint' };
+    }
+    return { entry: known };
+  }
+  if (known) return { entry: fresh(known.gen + 1, 0), why: 'rewritten with new content since the checkpoint' };
+  const legacy = entries.find((e) => e.legacy && e.ino === st.ino && e.offset <= st.size);
+  if (legacy) return { entry: fresh(0, legacy.offset) };
+  return { entry: fresh(0, from === 'end' && atStart ? st.size : 0) };
+}
+
 /**
- * `type: file`: reads one file from its checkpoint (or `from`), line batches with exact byte
- * offsets, and moves the checkpoint as the pipeline commits batches. Record ids are
- * `<key>:<byte offset>`.
+ * `type: file`: reads every file matching `path` (a glob), each through its own FileTail, and
+ * hands their batches to the pipeline through one channel. In follow mode (daemon) a watcher and
+ * a periodic rescan find files that appear later and notice a file renamed or deleted away (then
+ * read to its end for rotate_wait_ms); a glob matching nothing is waited for, with one log line.
+ * In batch mode the files present at start are read to their end; none matching is a warning.
+ * Files are known by fingerprint, each has its own checkpoint entry (source-checkpoint.ts).
  */
 export class FileSource implements Source {
   private readonly ckpt: SourceCheckpoint;
+  private readonly glob: FileGlob;
+  private readonly tails = new Map<string, FileTail>();
+  private readonly touched = new Set<FileCheckpoint>();
+  private entries: FileCheckpoint[] = [];
+  private wakeUp: { p: Promise<void>; r: () => void } | undefined;
+  private scanning: Promise<void> | undefined;
+  private rescanAgain = false;
+  private waitingLogged = false;
+  /** Files (device:inode) seen without a whole first line yet: their identity is still unknown. */
+  private readonly pendingHeads = new Set<string>();
 
   constructor(private readonly o: FileSourceOptions) {
     this.ckpt = new SourceCheckpoint(o.checkpointFile);
+    this.glob = new FileGlob(o.path, o.exclude ?? []);
   }
 
   get key(): string {
@@ -37,36 +95,186 @@ export class FileSource implements Source {
 
   async *batches(signal: AbortSignal): AsyncGenerator<SourceBatch> {
     const { o } = this;
-    if (!existsSync(o.path)) throw new WrError('SOURCE_FAILED', `source ${o.key}: input file ${o.path} does not exist`);
-    const st = statSync(o.path);
-    let from = 0;
-    if (o.from === 'end') from = st.size;
-    if (o.from === 'checkpoint') {
-      const saved = await this.ckpt.read();
-      if (saved && saved.ino === st.ino && saved.offset <= st.size) from = saved.offset;
-      else if (saved) o.log.warn({ source: o.key, file: o.path }, 'input file replaced or shrunk since the checkpoint: reading from the start');
-    }
-    o.log.info({ source: o.key, file: o.path, from }, 'source started');
-    const idPrefix = `${o.key}:`;
-    for await (const b of readLineBatches({ file: o.path, from, batchSize: o.batchSize, follow: o.follow, clock: o.clock, signal })) {
-      const lines = new Array<string>(b.starts.length);
-      const positions = new Array<number>(b.starts.length);
-      for (let i = 0; i < lines.length; i++) {
-        lines[i] = b.buf.toString('utf8', b.starts[i], b.stops[i]);
-        positions[i] = b.base + b.starts[i]!;
+    const ac = new AbortController();
+    const onAbort = (): void => ac.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) ac.abort();
+    const channel = new BatchChannel();
+    ac.signal.addEventListener('abort', () => {
+      channel.close();
+      this.wake();
+    });
+    const deps: TailDeps = {
+      key: o.key, follow: o.follow, batchSize: o.batchSize, rotateWaitMs: o.rotateWaitMs ?? 5000, clock: o.clock, log: o.log,
+      signal: ac.signal, ckpt: this.ckpt, wake: () => this.nextWake(), push: (b) => channel.push(b),
+      ...(o.pollMs ? { pollMs: o.pollMs } : {}),
+    };
+    this.entries = await this.ckpt.read();
+    this.ckpt.compact(this.entries);
+    let watcher: FSWatcher | undefined;
+    const runner = (async () => {
+      await this.scan(deps, true);
+      if (!o.follow) {
+        await Promise.all([...this.tails.values()].map((t) => t.done));
+        channel.close();
+        return;
       }
-      const end = b.end;
-      yield {
-        lines,
-        idPrefix,
-        positions,
-        // a partial commit ends where the first uncommitted line begins: exact in bytes
-        commit: (count = lines.length) => this.ckpt.write(st.ino, count < lines.length ? positions[count]! : end),
-      };
+      watcher = this.glob.watch(
+        () => this.requestScan(deps),
+        () => (this.hasPendingHeads ? this.requestScan(deps) : this.wake()),
+      );
+      while (!ac.signal.aborted) {
+        await sleep(o.clock, o.rescanMs ?? 1000, ac.signal);
+        this.requestScan(deps);
+      }
+    })();
+    try {
+      for (;;) {
+        const b = await channel.pull();
+        if (!b) break;
+        yield b;
+      }
+      await runner;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      ac.abort();
+      await runner.catch(() => undefined);
+      await watcher?.close();
+      await this.scanning;
+      await Promise.all([...this.tails.values()].map((t) => t.done));
     }
   }
 
+  private get hasPendingHeads(): boolean {
+    return this.pendingHeads.size > 0;
+  }
+
+  private nextWake(): Promise<void> {
+    this.wakeUp ??= (() => {
+      let r!: () => void;
+      const p = new Promise<void>((resolve) => (r = resolve));
+      return { p, r };
+    })();
+    return this.wakeUp.p;
+  }
+
+  private wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.r();
+  }
+
+  /** One scan at a time; a request during a scan runs one more after it. */
+  private requestScan(deps: TailDeps): void {
+    this.wake();
+    if (this.scanning) {
+      this.rescanAgain = true;
+      return;
+    }
+    this.scanning = this.scan(deps, false)
+      .catch((err: unknown) => this.o.log.error({ source: this.o.key, err: err instanceof Error ? err.message : String(err) }, 'input scan failed'))
+      .finally(() => {
+        this.scanning = undefined;
+        if (this.rescanAgain && !deps.signal.aborted) {
+          this.rescanAgain = false;
+          this.requestScan(deps);
+        }
+      });
+  }
+
+  private async scan(deps: TailDeps, atStart: boolean): Promise<void> {
+    const { o } = this;
+    const paths = this.glob.scan();
+    const seen = new Set<string>();
+    for (const p of paths) {
+      if (deps.signal.aborted) return;
+      const id = await this.track(p, deps, atStart, false);
+      if (id) seen.add(id);
+    }
+    for (const [id, t] of this.tails) if (!seen.has(id)) t.retire();
+    if (atStart) await this.findRotated(deps, seen);
+    if (this.tails.size === 0 && paths.length === 0 && !this.waitingLogged) {
+      this.waitingLogged = true;
+      if (o.follow) o.log.info({ source: o.key, path: o.path }, 'no input file matches yet: waiting for one');
+      else o.log.warn({ source: o.key, path: o.path }, 'no input file matches: nothing to read');
+    }
+  }
+
+  /**
+   * After a restart: a file that was rotated away (renamed out of the glob) with lines not yet
+   * committed is still in the glob's directories; read it to its end like any rotated file.
+   */
+  private async findRotated(deps: TailDeps, seen: Set<string>): Promise<void> {
+    const open = this.entries.filter((e) => !e.legacy && !seen.has(`${e.dev}:${e.ino}`));
+    if (open.length === 0) return;
+    const want = new Set(open.map((e) => `${e.dev}:${e.ino}`));
+    for (const p of this.glob.allFiles()) {
+      let st;
+      try {
+        st = statSync(p);
+      } catch {
+        continue;
+      }
+      const id = `${st.dev}:${st.ino}`;
+      if (!want.has(id) || this.tails.has(id)) continue;
+      const e = open.findLast((x) => `${x.dev}:${x.ino}` === id)!;
+      if (st.size <= e.offset) continue;
+      await this.track(p, deps, false, true);
+    }
+  }
+
+  /** Starts a tail for the file at `p` unless it has one; returns its device:inode id. */
+  private async track(p: string, deps: TailDeps, atStart: boolean, rotated: boolean): Promise<string | undefined> {
+    const { o } = this;
+    // batch mode reads a big glob a few files at a time (descriptors are finite); a daemon follows all
+    while (!o.follow && this.tails.size >= BATCH_OPEN_FILES) await Promise.race([...this.tails.values()].map((t) => t.done));
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(p, 'r');
+    } catch {
+      return undefined; // gone since the scan
+    }
+    let keepOpen = false;
+    try {
+      const bs = fstatSync(fh.fd, { bigint: true });
+      const st: Stat = { dev: Number(bs.dev), ino: Number(bs.ino), size: Number(bs.size), mtime: bs.mtimeNs };
+      const id = `${st.dev}:${st.ino}`;
+      const existing = this.tails.get(id);
+      if (existing) {
+        existing.keep(p);
+        return id;
+      }
+      const head = readHead(fh.fd, !o.follow);
+      if (!head) {
+        this.pendingHeads.add(id); // no whole first line yet: identity unknown, read it later
+        return id;
+      }
+      this.pendingHeads.delete(id);
+      const { entry, why } = resumePoint(this.entries, head, st, o.from, atStart);
+      if (why) o.log.warn({ source: o.key, file: p, fp: entry.fp }, `input file ${why}: reading it from the start`);
+      o.log.info({ source: o.key, file: p, fp: entry.fp, from: entry.offset }, rotated ? 'rotated input file found: reading it to its end' : 'input file opened');
+      // the slot is written at once: a restart before the first commit must know the file
+      // (else `from: end` would skip what it holds)
+      const tail = new FileTail(p, fh, entry, head, deps, (e) => {
+        this.touched.add(e);
+        if (!this.entries.includes(e)) this.entries.push(e); // a new generation is the newest entry for its inode
+        this.ckpt.write(e);
+      });
+      keepOpen = true;
+      this.tails.set(id, tail);
+      if (rotated) tail.retire();
+      void tail.done.then(() => {
+        if (this.tails.get(id) === tail) this.tails.delete(id);
+      });
+      return id;
+    } finally {
+      if (!keepOpen) await fh.close();
+    }
+  }
+
+  /** Writes every entry once more: size and mtime seen at the end of a file come after its last commit. */
   async close(): Promise<void> {
+    for (const e of this.touched) this.ckpt.write(e);
     this.ckpt.close();
   }
 }

@@ -11,6 +11,7 @@ import { FileSource } from './file-source.js';
 import { OrderedCommit } from './ordered-commit.js';
 import type { Source } from './source.js';
 import { SourceCheckpoint } from './source-checkpoint.js';
+import { StdinSource } from './stdin-source.js';
 
 export interface PipelineRunOptions {
   wr: WorkRoot;
@@ -24,6 +25,8 @@ export interface PipelineRunOptions {
   print: (table: StatTable) => void;
   /** File operations of sinks and rescue writers (tests inject ENOSPC here). */
   fs?: FsPort;
+  /** Receives the /healthz check once the engine exists. */
+  setHealth?: (fn: () => string | undefined) => void;
 }
 
 export interface PipelineSummary {
@@ -50,10 +53,11 @@ const MAX_UNCOMMITTED_BATCHED = 256;
  */
 export async function runPipeline(o: PipelineRunOptions): Promise<PipelineSummary> {
   const t0 = o.clock.now();
-  const engine = new Engine(o.wr, { clock: o.clock, log: o.log, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.fs ? { fs: o.fs } : {}) });
+  const engine = new Engine(o.wr, { clock: o.clock, log: o.log, signal: o.signal, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.fs ? { fs: o.fs } : {}) });
   const runDir = path.resolve(o.wr.root, 'data', '.run');
   const sources = o.wr.sources.filter((s) => s.enable).map((s) => createSource(s, o, runDir));
   await engine.open();
+  o.setHealth?.(() => engine.health());
   const budget = { left: o.maxLines ?? Infinity };
   const stopStat = startStatTimers(engine, o);
   try {
@@ -75,11 +79,16 @@ export async function runPipeline(o: PipelineRunOptions): Promise<PipelineSummar
 }
 
 function createSource(s: SourceConfig, o: PipelineRunOptions, runDir: string): Source {
+  const batchSize = o.wr.engine.performance.batch_size;
+  if (s.type === 'stdin') return new StdinSource({ key: s.key, batchSize, input: process.stdin });
   return new FileSource({
     key: s.key,
     path: path.resolve(o.wr.root, s.params.path),
+    // a name glob (`*.gz`) stays as it is; a path glob resolves like `path`
+    exclude: s.params.exclude.map((e) => (e.includes('/') ? path.resolve(o.wr.root, e) : e)),
     from: s.params.from,
-    batchSize: o.wr.engine.performance.batch_size,
+    rotateWaitMs: s.params.rotate_wait_ms,
+    batchSize,
     follow: o.mode === 'daemon',
     checkpointFile: SourceCheckpoint.pathFor(runDir, s.key),
     clock: o.clock,

@@ -36,8 +36,11 @@ export interface LineReadOptions {
   pollMs?: number;
   /** In follow mode: resolves when the file may have grown (a watcher event); polling stays the safety net. */
   wake?: () => Promise<void>;
-  /** Stop (without waiting) once EOF is reached and this returns true: a rotated file is read to its end. */
-  stopAtEof?: () => boolean;
+  /**
+   * In follow mode, asked at each EOF with the offset reached (past any unfinished line): true stops
+   * (without waiting, the unfinished line yielded as the last): a rotated file is read to its end.
+   */
+  stopAtEof?: (pos: number) => boolean;
 }
 
 const CHUNK = 1 << 20;
@@ -60,7 +63,7 @@ export async function* readLineBatches(opts: LineReadOptions): AsyncGenerator<Li
       const { buf, n } = await (ahead ?? readAt(carry, pos));
       ahead = undefined;
       if (n === 0) {
-        if (!opts.follow || opts.stopAtEof?.()) {
+        if (!opts.follow || opts.stopAtEof?.(pos)) {
           if (carry.length > 0) {
             const stop = carry[carry.length - 1] === 13 ? carry.length - 1 : carry.length;
             yield { buf: carry, starts: [0], stops: [stop], base: pos - carry.length, end: pos };

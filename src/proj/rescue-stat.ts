@@ -1,14 +1,22 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { RecoverCheckpoint } from '../recovery/checkpoint.js';
 import { parseRescueJobId } from '../rescue/file-name.js';
 import { countLines } from './line-count.js';
 
-/** `wproj rescue stat`: the rescue backlog by `<group>/<sink>`, from the configured rescue.path. */
+/**
+ * `wproj rescue stat`: the rescue backlog by `<group>/<sink>`, from the configured rescue.path:
+ * what is left to replay, so a file part-way through replay counts only the lines and bytes after
+ * its `recover.lock` checkpoint.
+ */
 export interface RescueFileStat {
   path: string;
   sink: string;
+  /** Lines and bytes left to replay (after `replayedBytes`). */
   lines: number;
   bytes: number;
+  /** Bytes already replayed (the file's recover.lock offset; 0 if none). */
+  replayedBytes: number;
   mtime: string;
 }
 
@@ -30,6 +38,7 @@ export function rescueStat(rescuePath: string, now = Date.now()): RescueStat {
   const out: RescueStat = { rescuePath, totalFiles: 0, totalLines: 0, totalBytes: 0, oldestAgeSec: null, bySink: {}, files: [], locked: [], dead: 0 };
   if (!existsSync(rescuePath)) return out;
   let oldest = Infinity;
+  const progress = RecoverCheckpoint.read(path.join(rescuePath, 'recover.lock'));
   const walk = (dir: string, rel: string): void => {
     for (const name of readdirSync(dir).sort()) {
       if (name.startsWith('.') || name.endsWith('.owner')) continue;
@@ -45,7 +54,8 @@ export function rescueStat(rescuePath: string, now = Date.now()): RescueStat {
       if (!isDat && !name.endsWith('.dat.lock')) continue;
       const parsed = parseRescueJobId(isDat ? id : id.slice(0, -'.lock'.length));
       const sink = parsed ? `${parsed.group}/${parsed.name.sink}` : '?';
-      const f: RescueFileStat = { path: full, sink, lines: countLines(full).lines, bytes: st.size, mtime: st.mtime.toISOString() };
+      const done = isDat ? Math.min(progress[id]?.offset ?? 0, st.size) : 0;
+      const f: RescueFileStat = { path: full, sink, lines: countLines(full, done).lines, bytes: st.size - done, replayedBytes: done, mtime: st.mtime.toISOString() };
       if (!isDat) {
         out.locked.push(f);
         continue;

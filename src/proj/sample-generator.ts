@@ -1,6 +1,7 @@
 import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { WrError } from '../errors.js';
 
 /** Every `sample.dat` under models/, in sorted path order, so the output is reproducible. */
@@ -22,6 +23,8 @@ export interface GenerateOptions {
   rate?: number;
   statSec?: number;
   print?: (t: string) => void;
+  /** Where `output: '-'` writes (standard output, for `wpgen sample -o - | wparse batch`). */
+  stdout?: Writable;
 }
 
 /** `wpgen sample`: exactly `lines` lines, round-robin over every sample line. */
@@ -30,9 +33,10 @@ export async function generateSample(o: GenerateOptions): Promise<{ lines: numbe
     readFileSync(f, 'utf8').split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.length > 0),
   );
   if (samples.length === 0) throw new WrError('CONFIG_NOT_FOUND', `no sample lines: put lines in ${path.join(o.workRoot, 'models')}/**/sample.dat`);
-  const file = path.resolve(o.workRoot, o.output);
-  mkdirSync(path.dirname(file), { recursive: true });
-  const out = createWriteStream(file);
+  const toStdout = o.output === '-';
+  const file = toStdout ? '-' : path.resolve(o.workRoot, o.output);
+  if (!toStdout) mkdirSync(path.dirname(file), { recursive: true });
+  const out: Writable = toStdout ? (o.stdout ?? process.stdout) : createWriteStream(file);
   const t0 = Date.now();
   let lastStat = t0;
   const chunk = o.rate ? Math.max(1, Math.min(1000, Math.floor(o.rate / 10))) : 4096;
@@ -52,7 +56,12 @@ export async function generateSample(o: GenerateOptions): Promise<{ lines: numbe
       o.print?.(`wpgen: ${i} lines, ${Math.round(i / ((Date.now() - t0) / 1000))} lines/s`);
     }
   }
-  out.end();
-  await once(out, 'finish');
+  if (toStdout) {
+    // standard output is not ours to end; the caller's exit flushes it
+    if (out.writableNeedDrain) await once(out, 'drain');
+  } else {
+    out.end();
+    await once(out, 'finish');
+  }
   return { lines: o.lines, samples: samples.length, file };
 }

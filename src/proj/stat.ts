@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { WorkRoot } from '../config/work-root.js';
+import { FileGlob } from '../pipeline/file-discovery.js';
 import { SINK_TYPES } from '../sinks/registry.js';
 import { countLines } from './line-count.js';
 
@@ -22,10 +23,14 @@ export interface SinkCount {
 
 export function sourceCounts(wr: WorkRoot): { total: number; items: SourceCount[] } {
   const items = wr.sources.map((s) => {
+    if (s.type === 'stdin') return { key: s.key, path: '-', enabled: s.enable, lines: 0 };
     const p = path.resolve(wr.root, s.params.path);
     if (!s.enable) return { key: s.key, path: p, enabled: false, lines: 0 };
-    const c = countLines(p);
-    return { key: s.key, path: p, enabled: true, lines: c.lines, ...(c.missing ? { error: 'missing' } : {}) };
+    // a glob counts every file it matches now (rotated-away files no longer count)
+    const exclude = s.params.exclude.map((e) => (e.includes('/') ? path.resolve(wr.root, e) : e));
+    const files = new FileGlob(p, exclude).scan();
+    const lines = files.reduce((a, f) => a + countLines(f).lines, 0);
+    return { key: s.key, path: p, enabled: true, lines, ...(files.length === 0 ? { error: 'missing' } : {}) };
   });
   return { total: items.filter((i) => i.enabled).reduce((a, i) => a + i.lines, 0), items };
 }

@@ -11,6 +11,13 @@ import { encodeRescueLine } from './line-format.js';
 
 export type Durability = 'fsync' | 'batch' | 'none';
 
+/** The bytes `append` writes for these entries (the rescue cap needs the size before writing). */
+export function encodeRescueBatch(entries: readonly SinkEntry[]): Buffer {
+  let text = '';
+  for (const e of entries) text += encodeRescueLine(e);
+  return Buffer.from(text);
+}
+
 /** Wraps the durability promise so that `await` on a write does not also wait for durability. */
 export interface Written {
   durable: Promise<void>;
@@ -100,11 +107,8 @@ export class RescueWriter {
     return this.opts.fs ?? realFs;
   }
 
-  /** Writes the entries now; the returned promise settles when they are durable per the policy. */
-  async append(entries: readonly SinkEntry[]): Promise<Written> {
-    let text = '';
-    for (const e of entries) text += encodeRescueLine(e);
-    const buf = Buffer.from(text);
+  /** Writes the entries now (`buf`: their encoding, if the caller has it); settles when durable per the policy. */
+  async append(entries: readonly SinkEntry[], buf = encodeRescueBatch(entries)): Promise<Written> {
     try {
       this.fs.writeSync(this.fh, buf); // synchronous, as in FileSink: cheaper than a thread-pool hop per batch
     } catch (err) {

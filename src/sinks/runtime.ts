@@ -3,7 +3,8 @@ import { errorMessage, isWrError } from '../errors.js';
 import { sleep, type Clock, type TimerHandle } from '../platform/clock.js';
 import type { FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
-import { DURABLE_NOW, RescueWriter, type Durability, type Written } from '../rescue/writer.js';
+import type { RescueBudget } from '../rescue/budget.js';
+import { DURABLE_NOW, encodeRescueBatch, RescueWriter, type Durability, type Written } from '../rescue/writer.js';
 import type { SinkBackend, WriteOutcome } from './contract.js';
 import type { SinkEntry } from '../record.js';
 
@@ -33,6 +34,10 @@ export interface FailoverOptions {
   onFailover?: (active: boolean) => void;
   onRescued?: (n: number) => void;
   onDelivered?: (n: number) => void;
+  /** The rescue directory's cap (rescue.max_bytes, when_full), shared by every sink. */
+  budget?: RescueBudget;
+  /** Records dropped by `when_full: drop_newest`. */
+  onDropped?: (n: number) => void;
 }
 
 /**
@@ -53,6 +58,10 @@ export class FailoverSink {
   private retryAfterMs: number | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Records dropped in the current full-directory episode (drop_newest), or -1 when not full. */
+  private dropping = -1;
+  /** Why rescue writes are held up right now (disk full, cap reached with block), for /healthz. */
+  private stall: string | undefined;
   private readonly log: Logger;
   readonly released: string[] = [];
 
@@ -65,6 +74,11 @@ export class FailoverSink {
 
   get onRescue(): boolean {
     return this.rescue !== undefined;
+  }
+
+  /** Set while the sink's input waits on its rescue writes (a full disk, or the cap with block). */
+  get stalled(): string | undefined {
+    return this.stall;
   }
 
   get rescueFile(): string | undefined {
@@ -117,6 +131,16 @@ export class FailoverSink {
   }
 
   private async toRescue(entries: SinkEntry[]): Promise<Written> {
+    const buf = entries.length ? encodeRescueBatch(entries) : undefined;
+    let reserved = false;
+    if (buf && this.opts.budget && !this.opts.budget.fits(buf.length)) {
+      if (this.opts.budget.whenFull === 'drop_newest') return this.drop(entries.length);
+      reserved = await this.waitForRoom(this.opts.budget, buf.length);
+    }
+    if (this.dropping >= 0) {
+      this.log.warn({ sink: `${this.opts.group}/${this.opts.sink}`, dropped: this.dropping }, 'rescue directory has room again: dropping ended');
+      this.dropping = -1;
+    }
     for (;;) {
       try {
         this.rescue ??= await RescueWriter.create({
@@ -130,19 +154,51 @@ export class FailoverSink {
           log: this.log,
         });
         if (this.rescueFailures === 0 && this.rescue.lineCount === 0) this.log.info({ file: this.rescue.file }, 'rescue file opened');
-        const written = entries.length ? await this.rescue.append(entries) : DURABLE_NOW;
+        const written = buf ? await this.rescue.append(entries, buf) : DURABLE_NOW;
+        if (buf && !reserved) this.opts.budget?.add(buf.length);
         if (this.rescueFailures > 0) this.log.info({ sink: this.opts.sink, file: this.rescue.file }, 'rescue writes resumed');
         this.rescueFailures = 0;
+        this.stall = undefined;
         this.opts.onRescued?.(entries.length);
         return written;
       } catch (err) {
         if (!isWrError(err, 'RESCUE_WRITE_FAILED') || this.closed) throw err;
         if (this.rescueFailures === 0) this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, err: err.message }, 'rescue write failed: input paused until it succeeds');
+        this.stall = `rescue write failing: ${err.message}`;
         this.rescueFailures++;
         const { initial_ms, max_ms } = this.opts.reconnect;
         await sleep(this.opts.clock, backoffDelay({ initialMs: initial_ms, maxMs: max_ms, jitter: 0 }, this.rescueFailures));
       }
     }
+  }
+
+  /** when_full: drop_newest: the records are counted and gone; one log line per episode. */
+  private drop(n: number): Written {
+    if (this.dropping < 0) {
+      this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, max_bytes: this.opts.budget?.maxBytes }, 'rescue directory full (rescue.max_bytes): dropping newest records');
+      this.dropping = 0;
+    }
+    this.dropping += n;
+    this.opts.onDropped?.(n);
+    return DURABLE_NOW;
+  }
+
+  /**
+   * when_full: block: the write (and so the source) waits for room. The open rescue file is
+   * released first, so `wprescue` can replay it and free the space this waits for.
+   */
+  private async waitForRoom(budget: RescueBudget, n: number): Promise<boolean> {
+    this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, max_bytes: budget.maxBytes }, 'rescue directory full (rescue.max_bytes): input paused until replay frees space');
+    const writer = this.rescue;
+    if (writer && writer.lineCount > 0) {
+      this.rescue = undefined;
+      this.released.push(await writer.release());
+    }
+    this.stall = `rescue directory full (rescue.max_bytes ${budget.maxBytes})`;
+    const reserved = await budget.whenSpace(n);
+    this.stall = undefined;
+    this.log.info({ sink: `${this.opts.group}/${this.opts.sink}` }, 'rescue directory has room again: input resumed');
+    return reserved;
   }
 
   private scheduleReconnect(): void {

@@ -1,0 +1,176 @@
+import { fstatSync, type promises as fsp } from 'node:fs';
+import { sleep, type Clock } from '../platform/clock.js';
+import { readLineBatches } from '../platform/line-reader.js';
+import type { Logger } from '../platform/logger.js';
+import { fingerprint, headUnchanged, readHead, type Head } from './fingerprint.js';
+import type { SourceBatch } from './source.js';
+import type { FileCheckpoint, SourceCheckpoint } from './source-checkpoint.js';
+
+export interface TailDeps {
+  key: string;
+  follow: boolean;
+  batchSize: number;
+  rotateWaitMs: number;
+  clock: Clock;
+  log: Logger;
+  signal: AbortSignal;
+  ckpt: SourceCheckpoint;
+  /** Resolves when some watched file changed (shared by every tail of the source). */
+  wake: () => Promise<void>;
+  /** Hands a batch to the source's consumer; resolves when there is room for the next. */
+  push: (b: SourceBatch) => Promise<void>;
+  pollMs?: number;
+}
+
+/** Starts a new generation of the same open file (truncated or rewritten in place): read from 0. */
+export function nextGeneration(prev: FileCheckpoint, head: Head): FileCheckpoint {
+  const gen = prev.gen + 1;
+  return { fp: fingerprint(head.hash, prev.dev, prev.ino, gen), head: head.hash, dev: prev.dev, ino: prev.ino, gen, offset: 0, msize: 0, mtime: 0n };
+}
+
+/**
+ * Reads one input file through its open descriptor, from `entry.offset`, for as long as it lives:
+ * in follow mode it waits at the end for more; when the file was renamed or deleted (`retire()`)
+ * it goes on reading the old descriptor for `rotate_wait_ms` and stops at the next end of file
+ * after that; when the file shrank below the read position, or its first bytes changed
+ * (copytruncate, a rewrite in place), it starts a new generation at offset 0 with a log line.
+ * Every batch commits to this file's own checkpoint entry. Record ids: `<key>:<fp>:<offset>`.
+ */
+export class FileTail {
+  private retireAt: number | undefined;
+  private restart: string | undefined;
+  private lastMtime = -1n;
+  readonly done: Promise<void>;
+
+  constructor(
+    public path: string,
+    private readonly fh: fsp.FileHandle,
+    public entry: FileCheckpoint,
+    private head: Head,
+    private readonly d: TailDeps,
+    private readonly onEntry: (e: FileCheckpoint) => void,
+  ) {
+    this.done = this.run();
+  }
+
+  get retiring(): boolean {
+    return this.retireAt !== undefined;
+  }
+
+  /** The file is no longer at a matching path: finish it within rotate_wait_ms. */
+  retire(): void {
+    if (this.retireAt !== undefined) return;
+    this.retireAt = this.d.clock.now() + this.d.rotateWaitMs;
+    this.d.log.info({ source: this.d.key, file: this.path, rotate_wait_ms: this.d.rotateWaitMs }, 'input file rotated away: reading it to its end');
+  }
+
+  /** Seen again at a matching path (renamed within the glob): keep following it. */
+  keep(path: string): void {
+    this.path = path;
+    this.retireAt = undefined;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (;;) {
+        this.onEntry(this.entry);
+        const end = await this.readGeneration();
+        if (this.d.signal.aborted || this.restart === undefined) {
+          this.recordEnd(end);
+          return;
+        }
+        this.d.log.warn({ source: this.d.key, file: this.path }, `input file ${this.restart}: reading it from the start`);
+        this.restart = undefined;
+        const head = await this.waitForHead(); // the new first line may not be written yet
+        if (!head) return;
+        this.head = head;
+        this.entry = nextGeneration(this.entry, head);
+      }
+    } catch (err) {
+      this.d.log.error({ source: this.d.key, file: this.path, err: err instanceof Error ? err.message : String(err) }, 'input file read failed: file dropped');
+    } finally {
+      await this.fh.close().catch(() => undefined);
+    }
+  }
+
+  /** Reads the current generation; returns the offset just past the last line read. */
+  private async readGeneration(): Promise<number> {
+    const entry = this.entry;
+    const idPrefix = `${this.d.key}:${entry.fp}:`;
+    let last = entry.offset;
+    const reader = readLineBatches({
+      file: this.fh,
+      from: entry.offset,
+      batchSize: this.d.batchSize,
+      follow: this.d.follow,
+      clock: this.d.clock,
+      signal: this.d.signal,
+      wake: this.d.wake,
+      stopAtEof: (pos) => this.atEof(pos),
+      ...(this.d.pollMs ? { pollMs: this.d.pollMs } : {}),
+    });
+    for await (const b of reader) {
+      const n = b.starts.length;
+      const lines = new Array<string>(n);
+      const positions = new Array<number>(n);
+      for (let i = 0; i < n; i++) {
+        lines[i] = b.buf.toString('utf8', b.starts[i], b.stops[i]);
+        positions[i] = b.base + b.starts[i]!;
+      }
+      const end = b.end;
+      last = end;
+      await this.d.push({
+        lines,
+        idPrefix,
+        positions,
+        // a partial commit ends where the first uncommitted line begins: exact in bytes
+        commit: (count = n) => {
+          entry.offset = count < n ? positions[count]! : end;
+          this.d.ckpt.write(entry);
+        },
+      });
+    }
+    return last;
+  }
+
+  /** At the end of the file (follow mode): truncated or rewritten? retired and past its wait? */
+  private atEof(pos: number): boolean {
+    const st = fstatSync(this.fh.fd, { bigint: true });
+    if (Number(st.size) < pos) {
+      this.restart = 'truncated';
+      return true;
+    }
+    if (st.mtimeNs !== this.lastMtime) {
+      this.lastMtime = st.mtimeNs;
+      if (!headUnchanged(this.fh.fd, this.head)) {
+        this.restart = 'rewritten';
+        return true;
+      }
+    }
+    if (Number(st.size) === pos) {
+      this.entry.msize = pos;
+      this.entry.mtime = st.mtimeNs;
+    }
+    return this.retireAt !== undefined && this.d.clock.now() >= this.retireAt;
+  }
+
+  /** Batch mode: the file was read to `end`; remember size and mtime if that is all of it. */
+  private recordEnd(end: number): void {
+    if (this.d.follow) return;
+    const st = fstatSync(this.fh.fd, { bigint: true });
+    if (Number(st.size) === end) {
+      this.entry.msize = end;
+      this.entry.mtime = st.mtimeNs;
+    }
+  }
+
+  /** After a truncation the new first line may not be complete yet. */
+  private async waitForHead(): Promise<Head | undefined> {
+    for (;;) {
+      const head = readHead(this.fh.fd, !this.d.follow);
+      if (head) return head;
+      if (this.d.signal.aborted || (this.retireAt !== undefined && this.d.clock.now() >= this.retireAt)) return undefined;
+      await Promise.race([sleep(this.d.clock, this.d.pollMs ?? 200, this.d.signal), this.d.wake()]);
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import type { Readable } from 'node:stream';
+import { errorMessage, WrError } from '../errors.js';
+import type { Source, SourceBatch } from './source.js';
+
+export interface StdinSourceOptions {
+  key: string;
+  batchSize: number;
+  /** Standard input (a pipe or a file); injected so tests can hand in any stream. */
+  input: Readable;
+}
+
+/**
+ * `type: stdin`: lines from standard input until EOF (in batch and daemon mode alike). A pipe can
+ * be read only once, so there is no checkpoint: `commit` does nothing, and a crash loses what the
+ * writer had sent and the pipeline had not delivered. Record ids are `<key>:<byte offset>` from
+ * the start of the stream; a final line without `\n` counts.
+ */
+export class StdinSource implements Source {
+  constructor(private readonly o: StdinSourceOptions) {}
+
+  get key(): string {
+    return this.o.key;
+  }
+
+  async *batches(signal: AbortSignal): AsyncGenerator<SourceBatch> {
+    const idPrefix = `${this.o.key}:`;
+    let carry: Buffer = Buffer.alloc(0);
+    let base = 0; // stream offset of carry[0]
+    let lines: string[] = [];
+    let positions: number[] = [];
+    const batch = (): SourceBatch => {
+      const b = { lines, idPrefix, positions, commit: (): void => undefined };
+      lines = [];
+      positions = [];
+      return b;
+    };
+    const onAbort = (): void => void this.o.input.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const chunk of this.o.input) {
+        const buf: Buffer = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
+        let start = 0;
+        for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, start)) {
+          lines.push(buf.toString('utf8', start, nl > start && buf[nl - 1] === 13 ? nl - 1 : nl));
+          positions.push(base + start);
+          start = nl + 1;
+          if (lines.length >= this.o.batchSize) yield batch();
+        }
+        carry = buf.subarray(start);
+        base += start;
+        if (lines.length) yield batch();
+        if (signal.aborted) return;
+      }
+      if (carry.length) {
+        lines.push(carry.toString('utf8', 0, carry[carry.length - 1] === 13 ? carry.length - 1 : carry.length));
+        positions.push(base);
+      }
+      if (lines.length) yield batch();
+    } catch (err) {
+      if (!signal.aborted) throw new WrError('SOURCE_FAILED', `source ${this.o.key}: standard input: ${errorMessage(err)}`, err);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async close(): Promise<void> {}
+}
