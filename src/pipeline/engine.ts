@@ -8,6 +8,7 @@ import type { Written } from '../rescue/writer.js';
 import type { SinkEntry } from '../record.js';
 import { SINK_TYPES } from '../sinks/registry.js';
 import { FailoverSink, type RejectedEntry, type SinkWritten } from '../sinks/runtime.js';
+import type { PipelineHealth } from './health.js';
 import type { SourceBatch } from './source.js';
 import { Router, withTags, type RoutedSink } from './router.js';
 import { compileRules } from './rules.js';
@@ -27,6 +28,7 @@ export interface EngineDeps {
   metrics?: Metrics;
   fs?: FsPort;
   random?: () => number;
+  health?: PipelineHealth;
 }
 
 interface SinkSlot {
@@ -95,6 +97,7 @@ export class Engine {
           resc?.inc(n);
         },
         onFailover: (on) => active?.set(on ? 1 : 0),
+        onRescueFailing: (err) => deps.health?.rescueWrite(spec.key, err),
       });
       this.slotByRouted.set(routed, this.slots.length);
       this.slots.push({ routed, runtime, stats });
