@@ -22,10 +22,6 @@ export function openLogFile(file: string, cmd: string, level: string): { log: Lo
   return { log, reopen: () => dest.reopen() };
 }
 
-export function createFileLogger(file: string, cmd: string, level: string): Logger {
-  return openLogFile(file, cmd, level).log;
-}
-
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
