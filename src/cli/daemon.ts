@@ -48,7 +48,14 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
     const bad = parseListen(o.metricsListen);
     if (typeof bad === 'string') throw new WrError('USAGE', `--metrics-listen: ${bad}`);
   }
-  const { log, reopen } = openLogFile(path.resolve(root, wr.engine.log.file), o.cmd, wr.engine.log.level);
+  const logFile = path.resolve(root, wr.engine.log.file);
+  let opened: ReturnType<typeof openLogFile>;
+  try {
+    opened = openLogFile(logFile, o.cmd, wr.engine.log.level);
+  } catch (err) {
+    throw new WrError('IO_ERROR', `cannot open log.file ${logFile.replaceAll('{cmd}', o.cmd)}: ${errorMessage(err)}`, err);
+  }
+  const { log, reopen } = opened;
   const metrics = createMetrics(new Registry(), o.cmd);
   let health: (stallMs?: number) => HealthProblem | undefined = () => undefined;
   const stallMs = Number(process.env.WPR_HEALTH_WINDOW_MS) || undefined;
@@ -104,6 +111,9 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
       wr = next;
       next = undefined;
       log.level = wr.engine.log.level;
+      // per-sink gauges start again with the new sinks (a removed sink must not read "failing over")
+      metrics.failoverActive.reset();
+      metrics.backlogLines.reset();
       current = new AbortController();
       log.info({ config: configFiles(root) }, 'config reloaded');
     }

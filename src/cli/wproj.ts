@@ -42,7 +42,7 @@ function stat(part: Part, opts: { workRoot?: string; json?: boolean }): void {
 }
 
 function statCommand(part: Part): Command {
-  return new Command(part)
+  return addCommonHelp(new Command(part))
     .description(part === 'file' ? 'sources and sinks' : part === 'src-file' ? 'enabled file sources only' : 'file and test_rescue sink outputs only')
     .addOption(workRootOption())
     .option('--json', 'machine-readable output')

@@ -119,6 +119,28 @@ describe('metrics addresses', () => {
   });
 });
 
+describe('logs', () => {
+  it('log.file: /dev/stderr sends the JSON log lines (level words, ISO time) to stderr, for containers', () => {
+    const root = makeWorkRoot(tmpDir(), { input: makeInput(10), engine: 'log: { file: /dev/stderr }\n' });
+    const r = cli('wparse', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ level: 'info', msg: 'wparse started', mode: 'batch', workRoot: root });
+    expect(String(lines[0]!.time)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(lines.at(-1)).toMatchObject({ msg: 'wparse stopped' });
+    expect(existsSync(path.join(root, 'data/logs'))).toBe(false);
+  });
+
+  it('help: the daemons name their signals and log file; wproj and wpgen promise no log', () => {
+    expect(cli('wparse', ['daemon', '--help']).stdout).toMatch(/SIGHUP reloads the config[\s\S]*Logs: JSON lines in log\.file/);
+    for (const [name, args] of [['wproj', ['stat', 'file']], ['wproj', ['check']], ['wpgen', ['sample']]] as const) {
+      const h = cli(name, [...args, '--help']).stdout;
+      expect(h).toMatch(/Exit codes: 0 success/);
+      expect(h).not.toMatch(/Logs:/);
+    }
+  });
+});
+
 describe('--version and --json', () => {
   it('every command and subcommand answers --version', () => {
     const version = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string }).version;
