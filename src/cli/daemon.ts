@@ -84,7 +84,7 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
     onReopen('SIGHUP');
     if (o.mode !== 'daemon') return void log.info({ signal: 'SIGHUP' }, 'reload ignored in batch mode');
     try {
-      next = loadWorkRoot(root);
+      next = loadWorkRoot(resolveWorkRoot(root));
     } catch (err) {
       log.error({ signal: 'SIGHUP', err: errorMessage(err) }, 'reload failed: config invalid, the running config is kept');
       say(`${o.cmd}: SIGHUP: reload failed, running config kept: ${errorMessage(err)}`);
