@@ -132,18 +132,14 @@ export class FailoverSink {
         });
         if (failures === 0 && this.rescue.lineCount === 0) this.log.info({ file: this.rescue.file }, 'rescue file opened');
         const written = entries.length ? await this.rescue.append(entries) : DURABLE_NOW;
-        if (failures > 0) {
-          this.log.info({ sink: this.opts.sink, file: this.rescue.file }, 'rescue writes resumed');
-          this.opts.onRescueFailing?.(undefined);
-        }
+        if (failures > 0) this.log.info({ sink: this.opts.sink, file: this.rescue.file }, 'rescue writes resumed');
+        if (failures > 0) this.opts.onRescueFailing?.(undefined);
         this.opts.onRescued?.(entries.length);
         return written;
       } catch (err) {
         if (!isWrError(err, 'RESCUE_WRITE_FAILED') || this.closed) throw err;
-        if (failures === 0) {
-          this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, err: err.message }, 'rescue write failed: input paused until it succeeds');
-          this.opts.onRescueFailing?.(err.message);
-        }
+        if (failures === 0) this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, err: err.message }, 'rescue write failed: input paused until it succeeds');
+        if (failures === 0) this.opts.onRescueFailing?.(err.message);
         failures++;
         const { initial_ms, max_ms } = this.opts.reconnect;
         await sleep(this.opts.clock, backoffDelay({ initialMs: initial_ms, maxMs: max_ms, jitter: 0 }, failures));
