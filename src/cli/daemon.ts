@@ -43,54 +43,36 @@ export interface ServiceOptions<S> {
  */
 export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
   const root = resolveWorkRoot(o.workRoot);
-  let wr = loadWorkRoot(root);
-  if (o.metricsListen !== undefined) {
-    const bad = parseListen(o.metricsListen);
-    if (typeof bad === 'string') throw new WrError('USAGE', `--metrics-listen: ${bad}`);
-  }
-  const logFile = path.resolve(root, wr.engine.log.file);
-  let opened: ReturnType<typeof openLogFile>;
-  try {
-    opened = openLogFile(logFile, o.cmd, wr.engine.log.level);
-  } catch (err) {
-    throw new WrError('IO_ERROR', `cannot open log.file ${logFile.replaceAll('{cmd}', o.cmd)}: ${errorMessage(err)}`, err);
-  }
-  const { log, reopen } = opened;
-  const metrics = createMetrics(new Registry(), o.cmd);
-  let health: (stallMs?: number) => HealthProblem | undefined = () => undefined;
-  const stallMs = Number(process.env.WPR_HEALTH_WINDOW_MS) || undefined;
-  const listen = o.metricsListen ?? wr.engine.metrics[o.cmd].listen;
-  const what = o.metricsListen !== undefined ? '--metrics-listen' : `metrics.${o.cmd}.listen`;
-  let server: Server | undefined;
-  if (listen) server = await startMetricsServer(listen, what, metrics.registry, () => health(stallMs));
-  log.info({ version: VERSION, mode: o.mode, workRoot: root, config: configFiles(root), metrics: listen || null, node: process.version }, `${o.cmd} started`);
-
+  // signals are handled from here on, also while the config loads and the queue opens: a stop
+  // then ends the run as soon as it starts, a SIGHUP has nothing to reload yet
   let current = new AbortController();
   let stopRequested = false;
   let next: WorkRoot | undefined;
   let sigints = 0;
+  let out: { log: Logger; reopen: () => void } | undefined;
   const onStop = (sig: NodeJS.Signals): void => {
     if (sig === 'SIGINT' && ++sigints > 1) process.exit(130);
-    log.info({ signal: sig }, `${sig}: stopping`);
+    out?.log.info({ signal: sig }, `${sig}: stopping`);
     say(`${o.cmd}: ${sig}: ${o.stopping}`);
     stopRequested = true;
     current.abort();
   };
   const onReopen = (sig: NodeJS.Signals): void => {
-    reopen();
-    log.info({ signal: sig }, 'log file reopened');
+    out?.reopen();
+    out?.log.info({ signal: sig }, 'log file reopened');
   };
   const onHup = (): void => {
     onReopen('SIGHUP');
-    if (o.mode !== 'daemon') return void log.info({ signal: 'SIGHUP' }, 'reload ignored in batch mode');
+    if (!out) return;
+    if (o.mode !== 'daemon') return void out.log.info({ signal: 'SIGHUP' }, 'reload ignored in batch mode');
     try {
       next = loadWorkRoot(resolveWorkRoot(root));
     } catch (err) {
-      log.error({ signal: 'SIGHUP', err: errorMessage(err) }, 'reload failed: config invalid, the running config is kept');
+      out.log.error({ signal: 'SIGHUP', err: errorMessage(err) }, 'reload failed: config invalid, the running config is kept');
       say(`${o.cmd}: SIGHUP: reload failed, running config kept: ${errorMessage(err)}`);
       return;
     }
-    log.info({ signal: 'SIGHUP', config: configFiles(root) }, 'reload: config valid, restarting the service with it');
+    out.log.info({ signal: 'SIGHUP', config: configFiles(root) }, 'reload: config valid, restarting the service with it');
     say(`${o.cmd}: SIGHUP: reloading the config`);
     current.abort();
   };
@@ -101,9 +83,35 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
     ['SIGHUP', onHup],
   ];
   for (const [sig, fn] of handlers) process.on(sig, fn);
+  let server: Server | undefined;
   try {
+    let wr = loadWorkRoot(root);
+    if (o.metricsListen !== undefined) {
+      const bad = parseListen(o.metricsListen);
+      if (typeof bad === 'string') throw new WrError('USAGE', `--metrics-listen: ${bad}`);
+    }
+    out = openLog(root, wr, o.cmd);
+    const { log } = out;
+    const metrics = createMetrics(new Registry(), o.cmd);
+    let health: (stallMs?: number) => HealthProblem | undefined = () => undefined;
+    const stallMs = Number(process.env.WPR_HEALTH_WINDOW_MS) || undefined;
+    const listen = o.metricsListen ?? wr.engine.metrics[o.cmd].listen;
+    const what = o.metricsListen !== undefined ? '--metrics-listen' : `metrics.${o.cmd}.listen`;
+    try {
+      if (listen) server = await startMetricsServer(listen, what, metrics.registry, () => health(stallMs));
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, `${o.cmd} failed`);
+      throw err;
+    }
+    log.info({ version: VERSION, mode: o.mode, workRoot: root, config: configFiles(root), metrics: listen || null, node: process.version }, `${o.cmd} started`);
     for (;;) {
-      const result = await o.run({ wr, signal: current.signal, log, metrics, clock: systemClock, setHealth: (fn) => (health = fn) });
+      let result: S;
+      try {
+        result = await o.run({ wr, signal: current.signal, log, metrics, clock: systemClock, setHealth: (fn) => (health = fn) });
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, `${o.cmd} failed`);
+        throw err;
+      }
       if (stopRequested || !next) {
         log.info({ version: VERSION }, `${o.cmd} stopped`);
         return result;
@@ -117,12 +125,18 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
       current = new AbortController();
       log.info({ config: configFiles(root) }, 'config reloaded');
     }
-  } catch (err) {
-    log.error({ err: errorMessage(err) }, `${o.cmd} failed`);
-    throw err;
   } finally {
     for (const [sig, fn] of handlers) process.off(sig, fn);
     server?.close();
+  }
+}
+
+function openLog(root: string, wr: WorkRoot, cmd: string): { log: Logger; reopen: () => void } {
+  const file = path.resolve(root, wr.engine.log.file);
+  try {
+    return openLogFile(file, cmd, wr.engine.log.level);
+  } catch (err) {
+    throw new WrError('IO_ERROR', `cannot open log.file ${file.replaceAll('{cmd}', cmd)}: ${errorMessage(err)}`, err);
   }
 }
 
