@@ -33,7 +33,7 @@ await repeat(async (i) => {
   const input = path.join(dir, `input-${i}.log`);
   const root = benchWorkRoot(path.join(dir, `wr-${i}`), {
     input,
-    engine: `metrics: { listen: "127.0.0.1:${port}" }\n`,
+    engine: `metrics: { wparse: { listen: "127.0.0.1:${port}" } }\n`,
     connector: '    type: file\n    params: { file: out.json, fmt: json }',
   });
   const d = spawn(process.execPath, [path.join(DIST, 'cli', 'wparse.js'), 'daemon', '-w', root], { stdio: 'ignore' });

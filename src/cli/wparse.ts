@@ -1,35 +1,45 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { say } from '../platform/logger.js';
+import { PipelineHealth } from '../pipeline/health.js';
 import { runPipeline, type PipelineSummary } from '../pipeline/run-pipeline.js';
 import { renderStatTable, renderTable } from './table.js';
-import { addCommonHelp, openContext, stopSignal, workRootOption } from './context.js';
+import { addDaemonHelp, workRootOption } from './context.js';
+import { runService } from './daemon.js';
 import { intOption, runMain } from './run.js';
 
 interface RunOpts {
-  workRoot: string;
+  workRoot?: string;
   stat?: number;
   n?: number;
+  metricsListen?: string;
 }
 
 async function run(mode: 'batch' | 'daemon', opts: RunOpts): Promise<void> {
-  let health: () => string | undefined = () => undefined;
-  const ctx = await openContext(opts.workRoot, 'wparse', () => health());
-  const signal = stopSignal((sig) => say(`wparse: ${sig}: stopping (releasing rescue files)`));
-  const summary = await runPipeline({
-    wr: ctx.wr,
+  const summary = await runService({
+    cmd: 'wparse',
     mode,
-    signal,
-    clock: ctx.clock,
-    log: ctx.log,
-    metrics: ctx.metrics,
-    print: (t) => process.stdout.write(`${renderStatTable(t)}\n`),
-    setHealth: (fn) => (health = fn),
-    ...(opts.n !== undefined ? { maxLines: opts.n } : {}),
-    ...(opts.stat !== undefined ? { statSec: opts.stat } : {}),
+    workRoot: opts.workRoot,
+    metricsListen: opts.metricsListen,
+    stopping: 'stopping (releasing rescue files)',
+    run: (r) => {
+      const health = new PipelineHealth(r.clock);
+      r.setHealth((stallMs) => health.problem(stallMs));
+      return runPipeline({
+        wr: r.wr,
+        mode,
+        signal: r.signal,
+        clock: r.clock,
+        log: r.log,
+        metrics: r.metrics,
+        health,
+        print: (t) => process.stdout.write(`${renderStatTable(t)}\n`),
+        ...(opts.n !== undefined ? { maxLines: opts.n } : {}),
+        ...(opts.stat !== undefined ? { statSec: opts.stat } : {}),
+      });
+    },
   });
   printSummary(summary);
-  ctx.server?.close();
 }
 
 function printSummary(s: PipelineSummary): void {
@@ -42,12 +52,13 @@ function printSummary(s: PipelineSummary): void {
 }
 
 function runCommand(name: 'batch' | 'daemon', description: string): Command {
-  return addCommonHelp(
+  return addDaemonHelp(
     new Command(name)
       .description(description)
       .addOption(workRootOption())
       .option('--stat <sec>', 'print per-sink counts and rates every SEC seconds', intOption('--stat', 1))
       .option('-n <max_lines>', 'stop after MAX_LINES input lines', intOption('-n', 0))
+      .option('--metrics-listen <addr>', 'serve /metrics and /healthz on HOST:PORT (overrides metrics.wparse.listen)')
       .action((opts: RunOpts) => run(name, opts)),
   );
 }
@@ -55,6 +66,6 @@ function runCommand(name: 'batch' | 'daemon', description: string): Command {
 const program = new Command('wparse')
   .description('Read sources, parse lines with rules, route records to sink groups; sinks fail over to rescue files.')
   .addCommand(runCommand('batch', 'run sources to the end of input, then stop gracefully (rescue files released)'))
-  .addCommand(runCommand('daemon', 'follow sources until SIGINT / SIGTERM / SIGUSR1'));
+  .addCommand(runCommand('daemon', 'follow sources until SIGINT / SIGTERM; SIGHUP reloads the config'));
 
 await runMain(program);

@@ -14,7 +14,7 @@ program.addCommand(
       .option('-s <rate>', 'lines per second (default: as fast as possible)', intOption('-s', 1))
       .option('--stat <sec>', 'print progress every SEC seconds', intOption('--stat', 1))
       .option('-o, --output <file>', 'output file, relative to the work root; - for standard output', 'data/in_dat/gen.dat')
-      .action(async (opts: { workRoot: string; n: number; s?: number; stat?: number; output: string }) => {
+      .action(async (opts: { workRoot?: string; n: number; s?: number; stat?: number; output: string }) => {
         const res = await generateSample({
           workRoot: resolveWorkRoot(opts.workRoot),
           lines: opts.n,

@@ -9,7 +9,7 @@ import { rescueStat } from '../proj/rescue-stat.js';
 import { cleanData, initWorkRoot } from '../proj/scaffold.js';
 import { sinkCounts, sourceCounts } from '../proj/stat.js';
 import { fmtNum, validateSinks } from '../proj/validate.js';
-import { addCommonHelp, resolveWorkRoot, workRootOption } from './context.js';
+import { addCommonHelp, jsonDoc, resolveWorkRoot, workRootOption, workRootPath } from './context.js';
 import { intOption, runMain } from './run.js';
 import { renderTable } from './table.js';
 
@@ -21,13 +21,13 @@ const short = (p: string): string => {
 
 type Part = 'file' | 'src-file' | 'sink-file';
 
-function stat(part: Part, opts: { workRoot: string; json?: boolean }): void {
+function stat(part: Part, opts: { workRoot?: string; json?: boolean }): void {
   const wr = loadWorkRoot(resolveWorkRoot(opts.workRoot));
   const src = sourceCounts(wr);
   const sink = sinkCounts(wr);
   if (opts.json) {
-    const data = part === 'file' ? { ok: true, src, sink } : part === 'src-file' ? src : sink;
-    return void out(JSON.stringify(data));
+    const data = part === 'file' ? { src, sink } : part === 'src-file' ? src : sink;
+    return void out(jsonDoc(`wproj stat ${part}`, data));
   }
   if (part !== 'sink-file') {
     out('== Sources ==');
@@ -43,11 +43,11 @@ function stat(part: Part, opts: { workRoot: string; json?: boolean }): void {
 }
 
 function statCommand(part: Part): Command {
-  return new Command(part)
+  return addCommonHelp(new Command(part))
     .description(part === 'file' ? 'sources and sinks' : part === 'src-file' ? 'enabled file sources only' : 'file and test_rescue sink outputs only')
     .addOption(workRootOption())
     .option('--json', 'machine-readable output')
-    .action((opts: { workRoot: string; json?: boolean }) => stat(part, opts));
+    .action((opts: { workRoot?: string; json?: boolean }) => stat(part, opts));
 }
 
 const program = new Command('wproj').description('Inspect a work root: line counts, expect validation, rescue backlog, config checks.');
@@ -63,9 +63,9 @@ program.addCommand(
         .option('-v, --verbose', 'list every sink, including those without an expect')
         .option('--input-cnt <n>', 'total input lines (default: line count of the enabled file sources)', intOption('--input-cnt', 0))
         .option('--json', 'machine-readable output')
-        .action((opts: { workRoot: string; verbose?: boolean; inputCnt?: number; json?: boolean }) => {
+        .action((opts: { workRoot?: string; verbose?: boolean; inputCnt?: number; json?: boolean }) => {
           const rep = validateSinks(loadWorkRoot(resolveWorkRoot(opts.workRoot)), opts.inputCnt);
-          if (opts.json) out(JSON.stringify(rep));
+          if (opts.json) out(jsonDoc('wproj validate sink-file', rep, rep.pass));
           else {
             const errors = rep.issues.filter((i) => i.severity === 'ERROR').length;
             out(rep.verdict === 'PASS' ? 'validate: PASS' : rep.verdict === 'WARN' ? `validate: WARN (${rep.issues.length} warnings)` : `validate: FAIL (${errors} errors)`);
@@ -89,10 +89,11 @@ program.addCommand(
         .option('-d, --detail', 'list every file')
         .option('--json', 'machine-readable output')
         .option('--csv', 'CSV output')
-        .action((opts: { workRoot: string; detail?: boolean; json?: boolean; csv?: boolean }) => {
+        .action((opts: { workRoot?: string; detail?: boolean; json?: boolean; csv?: boolean }) => {
+          if (opts.json && opts.csv) throw new WrError('USAGE', 'give --json or --csv, not both');
           const wr = loadWorkRoot(resolveWorkRoot(opts.workRoot));
           const st = rescueStat(path.resolve(wr.root, wr.engine.rescue.path));
-          if (opts.json) return void out(JSON.stringify(opts.detail ? st : { ...st, files: [] }));
+          if (opts.json) return void out(jsonDoc('wproj rescue stat', opts.detail ? st : { ...st, files: [] }));
           if (opts.csv) {
             if (opts.detail) {
               out('path,sink_name,line_count,size_bytes');
@@ -121,7 +122,7 @@ program.addCommand(
     new Command('check')
       .description('validate every config file and print every problem (file:line:col), not only the first; exit 2 if any')
       .addOption(workRootOption())
-      .action((opts: { workRoot: string }) => {
+      .action((opts: { workRoot?: string }) => {
         const problems: Problem[] = [];
         const wr = collectWorkRoot(resolveWorkRoot(opts.workRoot), problems);
         if (problems.length) {
@@ -137,13 +138,14 @@ program.addCommand(
 program.addCommand(
   addCommonHelp(
     new Command('init')
-      .description('scaffold a work root that runs (conf/, sink/, models/, data/); existing files are kept')
+      .description('write a small commented work root that runs (one file source, one rule, one group); existing files are kept')
       .addOption(workRootOption())
-      .action((opts: { workRoot: string }) => {
-        const dir = path.resolve(opts.workRoot);
-        const r = initWorkRoot(dir);
+      .option('--demo', 'write the demo work root instead (benchmark and example groups with expects)')
+      .action((opts: { workRoot?: string; demo?: boolean }) => {
+        const dir = workRootPath(opts.workRoot);
+        const r = initWorkRoot(dir, opts.demo === true);
         out(`init: ${dir}: ${r.created.length} file(s) created, ${r.kept.length} kept`);
-        out('next: wpgen sample -n 10000 && wparse batch && wproj stat file');
+        out(`next: cd ${dir} && wpgen sample -n ${opts.demo ? 10000 : 100} && wparse batch && wproj stat file`);
       }),
   ),
 );
@@ -152,11 +154,22 @@ program.addCommand(
   new Command('data').description('work-root data').addCommand(
     addCommonHelp(
       new Command('clean')
-        .description('remove sink outputs, rescue files and recover.lock, run state (queue, checkpoints) and logs; inputs stay')
+        .description('remove sink outputs, rescue files and recover.lock, run state (queue, checkpoints) and logs; inputs stay. Refuses while rescue data waits for replay, unless --force')
         .addOption(workRootOption())
-        .action(async (opts: { workRoot: string }) => {
+        .option('--dry-run', 'list what would be removed, remove nothing')
+        .option('--force', 'remove even rescue data not replayed yet (it is lost)')
+        .action(async (opts: { workRoot?: string; dryRun?: boolean; force?: boolean }) => {
           const wr = loadWorkRoot(resolveWorkRoot(opts.workRoot));
           const rescue = path.resolve(wr.root, wr.engine.rescue.path);
+          const st = rescueStat(rescue);
+          const waiting = st.totalLines > 0 || st.totalFiles > 0 || st.locked.length > 0 || st.dead > 0;
+          const what = `${st.totalFiles} rescue file(s) (${st.totalLines} lines), ${st.locked.length} being written, ${st.dead} quarantined`;
+          if (opts.dryRun) {
+            for (const d of cleanData(wr, true)) out(`would remove ${d}`);
+            if (waiting) out(`unreplayed rescue data: ${what}; \`wprescue batch\` replays it; --force removes it`);
+            return;
+          }
+          if (waiting && !opts.force) throw new WrError('USAGE', `refusing to clean: ${what} not replayed yet under ${rescue}; run \`wprescue batch\` first, or pass --force to lose it (--dry-run lists what would go)`);
           const release = await lockRescueDir(rescue, () => undefined);
           try {
             for (const d of cleanData(wr)) out(`removed ${d}`);

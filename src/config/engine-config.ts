@@ -1,5 +1,7 @@
 import path from 'node:path';
-import type { Problem, Schema } from '../platform/schema.js';
+import type { Node } from 'yaml';
+import { parseListen } from '../platform/listen-address.js';
+import { problemAt, type Ctx, type Problem, type Schema } from '../platform/schema.js';
 import { checkDoc, readYaml } from './yaml-file.js';
 
 /** `conf/wparse.yaml`, every key with its default (SPEC section 2). */
@@ -17,7 +19,8 @@ export interface EngineConfig {
   };
   queue: { dir: string; fsync: 'always' | 'batch' | 'none'; snapshot_interval_ms: number; task_timeout_ms: number; completed_history: number };
   stat: { window_sec: number };
-  metrics: { listen: string };
+  /** One address per daemon, so wparse and wprescue on one work root both serve metrics. */
+  metrics: { wparse: { listen: string }; wprescue: { listen: string } };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'; file: string };
 }
 
@@ -83,7 +86,17 @@ export const ENGINE_SCHEMA: Schema = {
       },
     },
     stat: { schema: { kind: 'object', fields: { window_sec: { schema: int(1), default: 60 } } } },
-    metrics: { schema: { kind: 'object', fields: { listen: { schema: { kind: 'string' }, default: '' } } } },
+    metrics: {
+      schema: {
+        kind: 'object',
+        fields: {
+          wparse: { schema: { kind: 'object', fields: { listen: { schema: { kind: 'string' }, default: '' } } } },
+          wprescue: { schema: { kind: 'object', fields: { listen: { schema: { kind: 'string' }, default: '' } } } },
+          // the old shared key: accepted by the schema only to be refused below with what to use instead
+          listen: { schema: { kind: 'any' } },
+        },
+      },
+    },
     log: {
       schema: {
         kind: 'object',
@@ -108,7 +121,26 @@ export function loadEngineConfig(workRoot: string, problems: Problem[]): EngineC
   if (!src) {
     return checkDoc<EngineConfig>({ file, doc: emptyDoc(), lines: undefined as never }, ENGINE_SCHEMA, []);
   }
-  return checkDoc<EngineConfig>(src, ENGINE_SCHEMA, problems);
+  const cfg = checkDoc<EngineConfig>(src, ENGINE_SCHEMA, problems);
+  if (src.doc.errors.length === 0) {
+    const at = (...keys: string[]): Node | undefined => src.doc.getIn(['metrics', ...keys], true) as Node | undefined;
+    checkMetrics(cfg, at, { file, lines: src.lines, problems });
+  }
+  return cfg;
+}
+
+/** The listen addresses are checked here, with the config, so a malformed one is exit 2 before anything runs. */
+function checkMetrics(cfg: EngineConfig, at: (...keys: string[]) => Node | undefined, ctx: Ctx): void {
+  const oldKey = at('listen');
+  if (oldKey !== undefined) {
+    problemAt(ctx, oldKey, 'metrics.listen', 'replaced by one address per daemon: metrics: { wparse: { listen: "127.0.0.1:9464" }, wprescue: { listen: "127.0.0.1:9465" } }');
+  }
+  for (const cmd of ['wparse', 'wprescue'] as const) {
+    const listen = cfg.metrics?.[cmd]?.listen;
+    if (!listen) continue;
+    const r = parseListen(listen);
+    if (typeof r === 'string') problemAt(ctx, at(cmd, 'listen'), `metrics.${cmd}.listen`, r);
+  }
 }
 
 function emptyDoc(): import('yaml').Document {

@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, type Node } from 'yaml';
-import { WrError } from '../errors.js';
 import { captureNames } from '../platform/capture-names.js';
 import { SINK_TYPES, paramsSchema } from '../sinks/registry.js';
 import { loadEngineConfig, type EngineConfig } from './engine-config.js';
@@ -260,8 +259,4 @@ function resolveSinks(raw: RawGroup, src: YamlSource, connectors: ReturnType<typ
 
 export function findSink(wr: WorkRoot, group: string, sink: string): SinkSpec | undefined {
   return wr.groups.find((g) => g.name === group)?.sinks.find((s) => s.name === sink);
-}
-
-export function requireWorkRoot(root: string): void {
-  if (!existsSync(root)) throw new WrError('CONFIG_NOT_FOUND', `work root ${root} does not exist`);
 }

@@ -10,8 +10,42 @@ export interface YamlSource {
   lines: LineCounter;
 }
 
+const VAR = /\$(\$?)\{([^}\n]*)\}/g;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * `${VAR}` and `${VAR:-default}` from the environment, before YAML parsing (SPEC section 2);
+ * `$${` writes a literal `${`. `:-` takes the default when the variable is unset or empty, as in a
+ * shell. Substitution is per line and a value may not contain a line break, so the line numbers of
+ * later errors stay those of the file. Full-line comments are left alone.
+ */
+export function substituteEnv(file: string, text: string, env: NodeJS.ProcessEnv, problems: Problem[]): string {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!line.includes('${') || /^\s*#/.test(line)) continue;
+    lines[i] = line.replace(VAR, (whole: string, escaped: string, body: string, col: number) => {
+      if (escaped) return whole.slice(1);
+      const at = (message: string): string => {
+        problems.push({ file, line: i + 1, col: col + 1, key: '', message });
+        return whole;
+      };
+      const sep = body.indexOf(':-');
+      const name = sep < 0 ? body : body.slice(0, sep);
+      if (!NAME.test(name)) return at(`malformed variable reference ${whole} (use \${NAME} or \${NAME:-default}; $\${ writes a literal \${)`);
+      const value = env[name];
+      const out = sep >= 0 && !value ? body.slice(sep + 2) : value;
+      if (out === undefined) return at(`environment variable ${name} is not set (referenced as ${whole}; give a default with \${${name}:-value})`);
+      if (/[\r\n]/.test(out)) return at(`environment variable ${name} contains a line break`);
+      return out;
+    });
+  }
+  return lines.join('\n');
+}
+
 /** Parses YAML text; syntax errors become problems with line and column. */
-export function parseYaml(file: string, text: string, problems: Problem[]): YamlSource {
+export function parseYaml(file: string, raw: string, problems: Problem[], env: NodeJS.ProcessEnv = process.env): YamlSource {
+  const text = substituteEnv(file, raw, env, problems);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   for (const err of doc.errors) {

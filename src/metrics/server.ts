@@ -1,11 +1,22 @@
 import http from 'node:http';
 import type { Registry } from 'prom-client';
+import { WrError, errnoCode, errorMessage } from '../errors.js';
+import { parseListen } from '../platform/listen-address.js';
 
-/** `/metrics` (Prometheus text) and `/healthz` (200, or 503 with the reason) on host:port. */
-export async function startMetricsServer(listen: string, registry: Registry, health: () => string | undefined): Promise<http.Server> {
-  const idx = listen.lastIndexOf(':');
-  const host = listen.slice(0, idx) || '127.0.0.1';
-  const port = Number(listen.slice(idx + 1));
+/** Why /healthz answers 503: the JSON body (SPEC section 8). */
+export interface HealthProblem {
+  reason: string;
+  message: string;
+  [detail: string]: unknown;
+}
+
+/**
+ * `/metrics` (Prometheus text) and `/healthz` (200 `ok`, or 503 with a JSON reason) on host:port.
+ * `what` names the setting the address came from, so a busy or bad address says what to change.
+ */
+export async function startMetricsServer(listen: string, what: string, registry: Registry, health: () => HealthProblem | undefined): Promise<http.Server> {
+  const addr = parseListen(listen);
+  if (typeof addr === 'string') throw new WrError('CONFIG_INVALID', `${what}: ${addr}`);
   const server = http.createServer((req, res) => {
     if (req.url === '/metrics') {
       registry.metrics().then(
@@ -14,14 +25,19 @@ export async function startMetricsServer(listen: string, registry: Registry, hea
       );
     } else if (req.url === '/healthz') {
       const problem = health();
-      res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' }).end(problem ?? 'ok\n');
+      if (problem) res.writeHead(503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ status: 'unhealthy', ...problem })}\n`);
+      else res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else {
       res.writeHead(404).end();
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.once('error', (err) => {
+      const code = errnoCode(err);
+      const why = code === 'EADDRINUSE' ? 'address already in use (another process listens there)' : code === 'EADDRNOTAVAIL' ? 'no such local address' : code === 'EACCES' ? 'permission denied' : errorMessage(err);
+      reject(new WrError('CONFIG_INVALID', `${what} ${listen}: cannot listen: ${why}; set another address in conf/wparse.yaml or with --metrics-listen`));
+    });
+    server.listen(addr.port, addr.host, () => resolve());
   });
   server.unref();
   return server;

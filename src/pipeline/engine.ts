@@ -9,6 +9,7 @@ import type { Written } from '../rescue/writer.js';
 import type { SinkEntry } from '../record.js';
 import { SINK_TYPES } from '../sinks/registry.js';
 import { FailoverSink, type RejectedEntry, type SinkWritten } from '../sinks/runtime.js';
+import type { PipelineHealth } from './health.js';
 import type { SourceBatch } from './source.js';
 import { Router, withTags, type RoutedSink } from './router.js';
 import { compileRules } from './rules.js';
@@ -30,6 +31,7 @@ export interface EngineDeps {
   random?: () => number;
   /** A graceful stop: a write blocked on a full rescue directory stops waiting. */
   signal?: AbortSignal;
+  health?: PipelineHealth;
 }
 
 interface SinkSlot {
@@ -108,6 +110,7 @@ export class Engine {
         onFailover: (on) => active?.set(on ? 1 : 0),
         budget: this.rescueBudget,
         ...(m ? { onDropped: (n: number) => m.rescueDropped.labels(spec.group, spec.name).inc(n) } : {}),
+        onRescueFailing: (err) => deps.health?.rescueWrite(spec.key, err),
       });
       this.slotByRouted.set(routed, this.slots.length);
       this.slots.push({ routed, runtime, stats });
@@ -203,15 +206,6 @@ export class Engine {
       const base = entry.kind === 'raw' ? { raw: entry.raw ?? '' } : (entry.record ?? {});
       return { id: entry.id, kind: 'record', record: { ...base, _sink: spec.key, _error: reason } };
     });
-  }
-
-  /** A /healthz problem: a sink whose input waits on rescue writes (disk full, cap reached with block). */
-  health(): string | undefined {
-    for (const s of this.slots) {
-      const why = s.runtime.stalled;
-      if (why) return `${s.stats.key}: ${why}`;
-    }
-    return undefined;
   }
 
   /** Graceful stop: every rescue file released (renamed .dat), every backend closed. */

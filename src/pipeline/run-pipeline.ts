@@ -8,6 +8,7 @@ import type { Logger } from '../platform/logger.js';
 import type { StatTable } from '../platform/stat-table.js';
 import { Engine } from './engine.js';
 import { FileSource } from './file-source.js';
+import type { PipelineHealth } from './health.js';
 import { OrderedCommit } from './ordered-commit.js';
 import type { Source } from './source.js';
 import { SourceCheckpoint } from './source-checkpoint.js';
@@ -25,8 +26,8 @@ export interface PipelineRunOptions {
   print: (table: StatTable) => void;
   /** File operations of sinks and rescue writers (tests inject ENOSPC here). */
   fs?: FsPort;
-  /** Receives the /healthz check once the engine exists. */
-  setHealth?: (fn: () => string | undefined) => void;
+  /** Fed with what /healthz needs (batches in hand, failing rescue writes). */
+  health?: PipelineHealth;
 }
 
 export interface PipelineSummary {
@@ -53,11 +54,10 @@ const MAX_UNCOMMITTED_BATCHED = 256;
  */
 export async function runPipeline(o: PipelineRunOptions): Promise<PipelineSummary> {
   const t0 = o.clock.now();
-  const engine = new Engine(o.wr, { clock: o.clock, log: o.log, signal: o.signal, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.fs ? { fs: o.fs } : {}) });
+  const engine = new Engine(o.wr, { clock: o.clock, log: o.log, signal: o.signal, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.fs ? { fs: o.fs } : {}), ...(o.health ? { health: o.health } : {}) });
   const runDir = path.resolve(o.wr.root, 'data', '.run');
   const sources = o.wr.sources.filter((s) => s.enable).map((s) => createSource(s, o, runDir));
   await engine.open();
-  o.setHealth?.(() => engine.health());
   const budget = { left: o.maxLines ?? Infinity };
   const stopStat = startStatTimers(engine, o);
   try {
@@ -105,11 +105,13 @@ async function runSource(source: Source, engine: Engine, o: PipelineRunOptions, 
       const n = Math.min(batch.lines.length, budget.left);
       budget.left -= n;
       if (n > 0) {
+        o.health?.batchTaken(source.key);
         const part = n < batch.lines.length ? { ...batch, lines: batch.lines.slice(0, n), positions: batch.positions.slice(0, n) } : batch;
         const { durable } = await engine.processBatch(part);
         linesIn?.inc(n);
         commits.push(durable, () => batch.commit(n));
         await commits.whenAtMost(maxPending);
+        o.health?.batchDone(source.key);
       }
       if (budget.left === 0 || o.signal.aborted) break;
     }

@@ -1,17 +1,33 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkRoot } from '../config/work-root.js';
 import { sinkCounts } from './stat.js';
+import { STARTER_FILES } from './starter-files.js';
 
 /** The package root: its conf/, sink/ and models/ are the ready work root that `wproj init` copies. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** `wproj init`: copies conf/, sink/, models/ and creates data/ dirs; never overwrites a file. */
-export function initWorkRoot(dir: string): { created: string[]; kept: string[] } {
+/**
+ * `wproj init`: writes the small starting point (`demo`: copies the demo's conf/, sink/, models/)
+ * and creates the data/ dirs; never overwrites a file.
+ */
+export function initWorkRoot(dir: string, demo = false): { created: string[]; kept: string[] } {
   const created: string[] = [];
   const kept: string[] = [];
-  for (const part of ['conf', 'sink', 'models']) {
+  if (!demo) {
+    for (const [rel, text] of Object.entries(STARTER_FILES)) {
+      const dst = path.join(dir, rel);
+      if (existsSync(dst)) {
+        kept.push(rel);
+        continue;
+      }
+      mkdirSync(path.dirname(dst), { recursive: true });
+      writeFileSync(dst, text);
+      created.push(rel);
+    }
+  }
+  for (const part of demo ? ['conf', 'sink', 'models'] : []) {
     const from = path.join(PACKAGE_ROOT, part);
     for (const rel of readdirSync(from, { recursive: true }).map(String)) {
       const src = path.join(from, rel);
@@ -35,18 +51,19 @@ export function initWorkRoot(dir: string): { created: string[]; kept: string[] }
  * rescue directory (files, dead/, recover.lock), run state (the configured queue dir and
  * data/.run) and the log files. Inputs stay. Returns what it removed.
  */
-export function cleanData(wr: WorkRoot): string[] {
+export function cleanData(wr: WorkRoot, dryRun = false): string[] {
   const removed: string[] = [];
   const rm = (p: string): void => {
     if (!existsSync(p)) return;
-    rmSync(p, { recursive: true, force: true });
+    if (!dryRun) rmSync(p, { recursive: true, force: true });
     removed.push(p);
   };
   const emptyDir = (d: string): void => {
     if (!existsSync(d)) return;
     // keep the wprescue lock the caller holds while cleaning
-    for (const name of readdirSync(d)) if (!name.startsWith('.wprescue')) rmSync(path.join(d, name), { recursive: true, force: true });
-    removed.push(d);
+    const names = readdirSync(d).filter((name) => !name.startsWith('.wprescue'));
+    if (!dryRun) for (const name of names) rmSync(path.join(d, name), { recursive: true, force: true });
+    if (names.length) removed.push(d);
   };
   for (const s of sinkCounts(wr).items) rm(s.path);
   emptyDir(path.join(wr.root, 'data', 'out_dat'));

@@ -8,33 +8,35 @@ import { pidAlive } from '../rescue/salvage.js';
 /**
  * One wprescue per rescue directory: a proper-lockfile lock at `<rescue>/.wprescue.lock` plus a
  * `<rescue>/.wprescue.pid` naming the holder. A lock whose holder pid is dead (kill -9) is taken
- * over at once instead of waiting for it to go stale.
+ * over at once instead of waiting for it to go stale. Releasing removes the pid file first, so a
+ * clean exit leaves neither behind.
  */
 export async function lockRescueDir(dir: string, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
   mkdirSync(dir, { recursive: true });
   const lockPath = path.join(dir, '.wprescue.lock');
   const pidFile = path.join(dir, '.wprescue.pid');
   const opts = { lockfilePath: lockPath, realpath: false, stale: 10_000, update: 2_500, onCompromised };
-  try {
-    const release = await lockfile.lock(dir, opts);
+  const owned = (release: () => Promise<void>): (() => Promise<void>) => {
     writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
-    return release;
+    return async () => {
+      rmSync(pidFile, { force: true });
+      await release();
+    };
+  };
+  try {
+    return owned(await lockfile.lock(dir, opts));
   } catch (err) {
     if ((err as { code?: string }).code !== 'ELOCKED') throw err;
     const holder = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
     if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && !pidAlive(holder)) {
       rmSync(lockPath, { recursive: true, force: true });
-      const release = await lockfile.lock(dir, opts);
-      writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
-      return release;
+      return owned(await lockfile.lock(dir, opts));
     }
     if (!(Number.isInteger(holder) && holder > 0)) {
       // Killed between taking the lock and writing its pid: no holder to ask, so wait until
       // proper-lockfile sees the lock as stale (it is refreshed every 2.5 s while its owner lives).
       try {
-        const release = await lockfile.lock(dir, { ...opts, retries: { retries: 15, factor: 1, minTimeout: 1000, maxTimeout: 1000 } });
-        writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
-        return release;
+        return owned(await lockfile.lock(dir, { ...opts, retries: { retries: 15, factor: 1, minTimeout: 1000, maxTimeout: 1000 } }));
       } catch {
         // still held: fall through to the error
       }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { WorkRoot } from '../config/work-root.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { HealthProblem } from '../metrics/server.js';
 import type { Progress, StatTable } from '../platform/stat-table.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
@@ -28,7 +29,7 @@ export interface RescueRunOptions {
   metrics?: Metrics;
   print: (table: StatTable) => void;
   progress?: (p: Progress) => void;
-  setHealth?: (fn: () => string | undefined) => void;
+  setHealth?: (fn: (stallMs?: number) => HealthProblem | undefined) => void;
 }
 
 export interface RescueSummary {
@@ -78,7 +79,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
     ...(o.metrics ? { metrics: o.metrics } : {}),
   });
   const reporter = new StatReporter({ store, handler, checkpoint, rescueDir, clock, ...(o.metrics ? { metrics: o.metrics } : {}) });
-  o.setHealth?.(() => reporter.healthProblem());
+  o.setHealth?.((stallMs) => reporter.healthProblem(stallMs));
   let salvaged = 0;
 
   const enqueue = async (id: string, bytes?: number): Promise<void> => {
@@ -157,6 +158,10 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
 
   await watcher.close();
   await controller.stop();
+  for (const j of store.jobs()) {
+    const at = j.state === 'pending' ? checkpoint.get(j.id) : undefined;
+    if (at && at.offset > 0) log.info({ job: j.id, offset: at.offset, lines: at.lines }, `job requeued at offset ${at.offset}`);
+  }
   await limiter.stop();
   await handler.close();
   await releaseDir().catch(() => undefined);

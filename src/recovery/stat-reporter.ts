@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Progress, StatTable } from '../platform/stat-table.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { HealthProblem } from '../metrics/server.js';
 import type { Clock } from '../platform/clock.js';
 import type { QueueStore } from '../queue/store.js';
 import type { RecoverCheckpoint } from './checkpoint.js';
@@ -18,12 +19,30 @@ const STALL_MS = 60_000;
  */
 export class StatReporter {
   private last = new Map<string, number>();
+  private readonly gaugeKeys = new Set<string>();
   private lastAt: number;
   private readonly startedAt: number;
 
   constructor(private readonly d: { store: QueueStore; handler: ReplayHandler; checkpoint: RecoverCheckpoint; rescueDir: string; clock: Clock; metrics?: Metrics }) {
     this.lastAt = d.clock.now();
     this.startedAt = this.lastAt;
+    d.metrics?.onBacklogScrape(() => this.updateGauges());
+  }
+
+  /** Sets the backlog gauges (at every scrape; a sink whose backlog is gone reads 0). */
+  updateGauges(): void {
+    const m = this.d.metrics;
+    if (!m) return;
+    const backlog = this.backlog();
+    const avg = this.avgLineBytes();
+    let oldest = Infinity;
+    for (const key of new Set([...this.gaugeKeys, ...backlog.keys()])) {
+      const b = backlog.get(key);
+      if (b) oldest = Math.min(oldest, b.oldest);
+      m.backlogLines.labels(...splitKey(key)).set(b ? Math.round(b.bytes / avg) : 0);
+      this.gaugeKeys.add(key);
+    }
+    m.backlogOldest.set(Number.isFinite(oldest) ? Math.max(0, this.d.clock.now() - oldest) / 1000 : 0);
   }
 
   backlog(): Map<string, { bytes: number; oldest: number }> {
@@ -64,20 +83,16 @@ export class StatReporter {
     const backlog = this.backlog();
     const avg = this.avgLineBytes();
     const keys = new Set([...this.d.handler.stats.keys(), ...backlog.keys()]);
-    let oldest = Infinity;
     const rows = [...keys].sort().map((key) => {
       const s = this.d.handler.statsFor(key);
       const win = final ? s.replayed : s.replayed - (this.last.get(key) ?? 0);
       const rate = Math.round(win / secs);
       const b = backlog.get(key);
       const lines = b ? Math.round(b.bytes / avg) : 0;
-      if (b) oldest = Math.min(oldest, b.oldest);
-      const [group = '', sink = ''] = splitKey(key);
-      this.d.metrics?.backlogLines.labels(group, sink).set(lines);
       this.last.set(key, s.replayed);
       return [key, win, s.replayed, rate, lines, lines === 0 ? '-' : rate > 0 ? `${Math.ceil(lines / rate)}s` : '?'];
     });
-    this.d.metrics?.backlogOldest.set(Number.isFinite(oldest) ? (now - oldest) / 1000 : 0);
+    this.updateGauges();
     this.lastAt = now;
     const c = this.d.store.counts();
     const head = final
@@ -93,14 +108,26 @@ export class StatReporter {
     return { done, total: done + Math.round(bytes / this.avgLineBytes()) };
   }
 
-  /** /healthz fails when a sink has backlog, is not failing, and made no progress for a minute. */
-  healthProblem(): string | undefined {
+  /**
+   * /healthz (SPEC section 8): a problem when backlog exists and no line was replayed for a minute
+   * (whether the sink is down or not), or when a job went dead in the last minute.
+   */
+  healthProblem(stallMs = STALL_MS): HealthProblem | undefined {
     const now = this.d.clock.now();
-    for (const [key, b] of this.backlog()) {
-      const s = this.d.handler.statsFor(key);
-      if (b.bytes > 0 && !s.lastError && now - s.lastProgressAt > STALL_MS) return `replay of ${key} made no progress for ${Math.round((now - s.lastProgressAt) / 1000)}s\n`;
-    }
-    return undefined;
+    const died = this.d.store.jobs().filter((j) => j.state === 'dead' && now - j.updatedAt <= stallMs);
+    if (died.length) return { reason: 'dead_jobs', message: `${died.length} job(s) went dead in the last ${stallMs / 1000}s`, jobs: died.map((j) => j.id) };
+    const waiting = [...this.backlog()].filter(([, b]) => b.bytes > 0).map(([k]) => k);
+    if (waiting.length === 0) return undefined;
+    let lastReplay = this.startedAt;
+    for (const s of this.d.handler.stats.values()) if (s.replayed > 0) lastReplay = Math.max(lastReplay, s.lastProgressAt);
+    if (now - lastReplay <= stallMs) return undefined;
+    const errors = waiting.map((k) => this.d.handler.stats.get(k)?.lastError).filter((e): e is string => e !== undefined);
+    return {
+      reason: 'replay_stalled',
+      message: `backlog in ${waiting.join(', ')} and no line replayed for ${Math.round((now - lastReplay) / 1000)}s`,
+      sinks: waiting,
+      ...(errors.length ? { last_error: errors[0] } : {}),
+    };
   }
 }
 

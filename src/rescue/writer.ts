@@ -71,7 +71,11 @@ export class RescueWriter {
   static async create(opts: RescueWriterOptions): Promise<RescueWriter> {
     const fs = opts.fs ?? realFs;
     const dir = path.join(opts.rescueDir, opts.group);
-    await fs.mkdir(dir);
+    // a rescue directory that cannot be made (ENOSPC, ENOTDIR, EACCES) is a failing rescue write:
+    // the sink waits and retries, /healthz says so; never an internal error
+    await fs.mkdir(dir).catch((err: unknown) => {
+      throw new WrError('RESCUE_WRITE_FAILED', `cannot create rescue directory ${dir}: ${errnoCode(err) ?? String(err)}`, err);
+    });
     for (let seq = 0; ; seq++) {
       const file = path.join(dir, formatRescueName({ sink: opts.sink, time: opts.clock.now(), seq, locked: true }));
       if (existsSync(file.slice(0, -'.lock'.length))) continue;

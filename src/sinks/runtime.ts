@@ -38,6 +38,8 @@ export interface FailoverOptions {
   budget?: RescueBudget;
   /** Records dropped by `when_full: drop_newest`. */
   onDropped?: (n: number) => void;
+  /** A rescue write failed (the error) or works again (undefined): for /healthz. */
+  onRescueFailing?: (error: string | undefined) => void;
 }
 
 /**
@@ -79,6 +81,13 @@ export class FailoverSink {
   /** Set while the sink's input waits on its rescue writes (a full disk, or the cap with block). */
   get stalled(): string | undefined {
     return this.stall;
+  }
+
+  /** Why the input waits on rescue writes (disk full, cap reached with block), or undefined; told to /healthz. */
+  private setStall(why: string | undefined): void {
+    if (why === this.stall) return;
+    this.stall = why;
+    this.opts.onRescueFailing?.(why);
   }
 
   get rescueFile(): string | undefined {
@@ -158,13 +167,13 @@ export class FailoverSink {
         if (buf && !reserved) this.opts.budget?.add(buf.length);
         if (this.rescueFailures > 0) this.log.info({ sink: this.opts.sink, file: this.rescue.file }, 'rescue writes resumed');
         this.rescueFailures = 0;
-        this.stall = undefined;
+        this.setStall(undefined);
         this.opts.onRescued?.(entries.length);
         return written;
       } catch (err) {
         if (!isWrError(err, 'RESCUE_WRITE_FAILED') || this.closed) throw err;
         if (this.rescueFailures === 0) this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, err: err.message }, 'rescue write failed: input paused until it succeeds');
-        this.stall = `rescue write failing: ${err.message}`;
+        this.setStall(`rescue write failing: ${err.message}`);
         this.rescueFailures++;
         const { initial_ms, max_ms } = this.opts.reconnect;
         await sleep(this.opts.clock, backoffDelay({ initialMs: initial_ms, maxMs: max_ms, jitter: 0 }, this.rescueFailures));
@@ -194,9 +203,9 @@ export class FailoverSink {
       this.rescue = undefined;
       this.released.push(await writer.release());
     }
-    this.stall = `rescue directory full (rescue.max_bytes ${budget.maxBytes})`;
+    this.setStall(`rescue directory full (rescue.max_bytes ${budget.maxBytes})`);
     const reserved = await budget.whenSpace(n);
-    this.stall = undefined;
+    this.setStall(undefined);
     this.log.info({ sink: `${this.opts.group}/${this.opts.sink}` }, 'rescue directory has room again: input resumed');
     return reserved;
   }

@@ -38,7 +38,7 @@ describe('wparse daemon', () => {
     const port = await freePort();
     const root = makeWorkRoot(tmpDir(), {
       input: makeInput(1000),
-      engine: `metrics: { listen: "127.0.0.1:${port}" }\nrescue: { durability: fsync }\n`,
+      engine: `metrics: { wparse: { listen: "127.0.0.1:${port}" } }\nrescue: { durability: fsync }\n`,
       groups: {
         app: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: ok\n      connect: file_json\n      params: { file: ok.json }\n    - name: down\n      connect: rescue_json\n      params: { file: down.json, stages: [{ unhealthy: forever }] }\n',
       },
@@ -85,7 +85,7 @@ describe('wprescue daemon', () => {
   it('replays files released while it runs, serves replay metrics and /healthz, exits 0 on SIGINT', async () => {
     const port = await freePort();
     const root = makeWorkRoot(tmpDir(), {
-      engine: `metrics: { listen: "127.0.0.1:${port}" }\nperformance: { rate_limit_rps: 0 }\nrecovery: { scan_interval_ms: 60000 }\n`,
+      engine: `metrics: { wprescue: { listen: "127.0.0.1:${port}" } }\nperformance: { rate_limit_rps: 0 }\nrecovery: { scan_interval_ms: 60000 }\n`,
     });
     const rescue = path.join(root, 'data/rescue');
     writeRescueFile(rescue, 'app', 'main', T0, 0, range(0, 100));

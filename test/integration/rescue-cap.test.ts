@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadWorkRoot } from '../../src/config/work-root.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
+import { PipelineHealth } from '../../src/pipeline/health.js';
 import { runPipeline } from '../../src/pipeline/run-pipeline.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { realFs, type FsPort } from '../../src/platform/fs-port.js';
@@ -42,7 +43,7 @@ function cappedRoot(whenFull: string, port?: number): string {
     input: makeInput(N),
     engine:
       `rescue: { durability: fsync, max_bytes: ${MAX}, when_full: ${whenFull} }\nreconnect: { initial_ms: 20, max_ms: 50, jitter: 0 }\n` +
-      `${port ? `metrics: { listen: "127.0.0.1:${port}" }\n` : ''}performance: { rate_limit_rps: 0 }\nrecovery: { scan_interval_ms: 100, idle_exit_ms: 500 }\n`,
+      `${port ? `metrics: { wparse: { listen: "127.0.0.1:${port}" } }\n` : ''}performance: { rate_limit_rps: 0 }\nrecovery: { scan_interval_ms: 100, idle_exit_ms: 500 }\n`,
     groups: { app: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: main\n      connect: rescue_json\n      params: { file: app.json, stages: [{ unhealthy: forever }] }\n' },
     infra: {},
   });
@@ -72,14 +73,15 @@ async function enospcRun(root: string, fs: FsPort | undefined, onFull: () => voi
   const log = { error: (_o: unknown, m: string) => errors.push(m), warn: () => {}, info: () => {}, debug: () => {} } as unknown as Logger;
   const ac = new AbortController();
   const rescueDir = path.resolve(root, loadWorkRoot(root).engine.rescue.path);
-  let health: () => string | undefined = () => 'not started';
-  const run = runPipeline({ wr: loadWorkRoot(root), mode: 'daemon', signal: ac.signal, clock: systemClock, log, metrics, print: () => {}, setHealth: (fn) => (health = fn), ...(fs ? { fs } : {}) });
+  const health = new PipelineHealth(systemClock);
+  const run = runPipeline({ wr: loadWorkRoot(root), mode: 'daemon', signal: ac.signal, clock: systemClock, log, metrics, print: () => {}, health, ...(fs ? { fs } : {}) });
   await until(() => errors.includes('rescue write failed: input paused until it succeeds'), 30_000);
-  expect(health()).toMatch(/^app\/main: rescue write failing: .*ENOSPC/);
+  expect(health.problem()).toMatchObject({ reason: 'rescue_write_failing', sinks: ['app/main'] });
+  expect(health.problem()?.last_error).toMatch(/^app\/main: rescue write failing: .*ENOSPC/);
   expect(rescueNs(rescueDir).length).toBeLessThan(expected.length); // paused, not dropping
   onFull();
   await until(() => rescueNs(rescueDir).length === expected.length, 30_000);
-  expect(health()).toBeUndefined();
+  expect(health.problem()).toBeUndefined();
   ac.abort();
   await run;
   const dropped = (await metrics.rescueDropped.get()).values.reduce((a, v) => a + v.value, 0);

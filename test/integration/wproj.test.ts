@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkRoot } from '../../src/config/work-root.js';
@@ -161,13 +161,41 @@ describe('wproj init and data clean', () => {
     expect(stat.sink.total).toBeGreaterThan(0);
     expect(cli('wproj', ['init', '-w', d]).stdout).toMatch(/0 file\(s\) created, \d+ kept/);
 
-    writeRescueFile(path.join(d, 'data/rescue'), 'benchmark', 'benchmark_file_sink', T0, 0, [1]);
-    const clean = cli('wproj', ['data', 'clean', '-w', d]);
+    const rescued = writeRescueFile(path.join(d, 'data/rescue'), 'app', 'all', T0, 0, [1]);
+    const refused = cli('wproj', ['data', 'clean', '-w', d]);
+    expect(refused.code).toBe(2); // unreplayed rescue data: nothing goes without --force
+    expect(refused.stderr).toMatch(/refusing to clean: 1 rescue file\(s\) \(1 lines\).*--force/);
+    const dry = cli('wproj', ['data', 'clean', '--dry-run', '-w', d]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`would remove ${path.join(d, 'data/rescue')}`);
+    expect(dry.stdout).toMatch(/unreplayed rescue data: 1 rescue file/);
+    expect(existsSync(rescued)).toBe(true);
+    expect(readdirSync(path.join(d, 'data/out_dat')).length).toBeGreaterThan(0);
+    const clean = cli('wproj', ['data', 'clean', '--force', '-w', d]);
     expect(clean.code, clean.stderr).toBe(0);
     expect(readdirSync(path.join(d, 'data/out_dat'))).toEqual([]);
-    expect(readdirSync(path.join(d, 'data/rescue')).filter((n) => !n.startsWith('.wprescue'))).toEqual([]);
+    expect(readdirSync(path.join(d, 'data/rescue'))).toEqual([]); // the lock and pid file too
     expect(existsSync(path.join(d, 'data/.run/queue'))).toBe(false);
     expect(existsSync(path.join(d, 'data/logs/wparse.log'))).toBe(false);
     expect(existsSync(path.join(d, 'data/in_dat/gen.dat'))).toBe(true);
+    expect(cli('wproj', ['data', 'clean', '-w', d]).code).toBe(0); // nothing waits: no --force needed
+  });
+
+  it('init writes a small commented starting point that validates; init --demo writes the demo', () => {
+    const d = path.join(tmpDir(), 'starter');
+    expect(cli('wproj', ['init', '-w', d]).code).toBe(0);
+    expect(readFileSync(path.join(d, 'conf/wparse.yaml'), 'utf8')).toMatch(/^# Engine settings/);
+    expect(readdirSync(path.join(d, 'sink/business.d'))).toEqual(['app.yaml']);
+    expect(cli('wpgen', ['sample', '-n', '100', '-w', d]).code).toBe(0);
+    const run = cli('wparse', ['batch', '-w', d]);
+    expect(run.stdout).toMatch(/100 lines .* 20 miss, 0 unrouted/);
+    expect(run.stdout).toMatch(/\| app\/errors +\| +20 \|/); // the filter { field: level, equals: error }
+    const v = cli('wproj', ['validate', 'sink-file', '-w', d]);
+    expect(v.code, v.stdout).toBe(0);
+    expect(v.stdout).toMatch(/^validate: PASS/);
+    const demo = path.join(tmpDir(), 'demo');
+    expect(cli('wproj', ['init', '--demo', '-w', demo]).code).toBe(0);
+    expect(readdirSync(path.join(demo, 'sink/business.d')).sort()).toEqual(['benchmark.yaml', 'example.yaml']);
+    expect(cli('wproj', ['check', '-w', demo]).code).toBe(0);
   });
 });

@@ -7,7 +7,7 @@ LINE_CNT=${LINE_CNT:-10000}
 
 step "0> check config, clean outputs, rescue files and run state"
 wproj check
-wproj data clean >/dev/null
+wproj data clean --force >/dev/null   # a fresh start: drops what an earlier run left, rescue included
 
 step "1> generate $LINE_CNT sample lines"
 wpgen sample -n "$LINE_CNT"
