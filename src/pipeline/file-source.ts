@@ -95,6 +95,7 @@ export class FileSource implements Source {
 
   async *batches(signal: AbortSignal): AsyncGenerator<SourceBatch> {
     const { o } = this;
+    o.log.info({ source: o.key, path: o.path, from: o.from, follow: o.follow }, 'source started');
     const ac = new AbortController();
     const onAbort = (): void => ac.abort();
     signal.addEventListener('abort', onAbort, { once: true });
