@@ -3,11 +3,38 @@ import type { Schema } from '../platform/schema.js';
 /** Schemas of the work-root files other than conf/wparse.yaml (SPEC sections 1–2). */
 import type { Scalar } from '../record.js';
 
-export interface SourceConfig {
-  key: string;
-  enable: boolean;
-  type: 'file';
-  params: { path: string; from: 'start' | 'end' | 'checkpoint' };
+export type SourceConfig =
+  | { key: string; enable: boolean; type: 'file'; params: { path: string; from: 'start' | 'end' | 'checkpoint' } }
+  | { key: string; enable: boolean; type: 'nats'; params: NatsSourceParams };
+
+/** `type: nats` (SPEC section 12); defaults are applied by the source, not the schema (file sources share it). */
+export interface NatsSourceParams {
+  servers: string[];
+  stream: string;
+  subject?: string;
+  consumer: string;
+  batch?: number;
+  ack_wait_ms?: number;
+  max_ack_pending?: number;
+  replicas?: number;
+  duplicate_window_ms?: number;
+  retention?: 'limits' | 'workqueue';
+}
+
+const FILE_SOURCE_KEYS = ['path', 'from'];
+const NATS_SOURCE_KEYS = ['servers', 'stream', 'subject', 'consumer', 'batch', 'ack_wait_ms', 'max_ack_pending', 'replicas', 'duplicate_window_ms', 'retention'];
+
+/** The per-type checks the shared params schema cannot make: keys required by, or foreign to, the type. */
+export function sourceParamProblems(type: string, params: Record<string, unknown>): string[] {
+  const own = type === 'nats' ? NATS_SOURCE_KEYS : FILE_SOURCE_KEYS;
+  const required = type === 'nats' ? ['servers', 'stream', 'consumer'] : ['path'];
+  return [
+    ...required.filter((k) => params[k] === undefined).map((k) => `params.${k}: missing required key for a ${type} source`),
+    // `from` has a schema default, so it is present on every source; only a value set by hand counts
+    ...Object.keys(params)
+      .filter((k) => params[k] !== undefined && !own.includes(k) && !(k === 'from' && params[k] === 'checkpoint'))
+      .map((k) => `params.${k}: not a ${type} source key`),
+  ];
 }
 
 export interface RuleConfig {
@@ -78,14 +105,24 @@ export const SOURCES_SCHEMA: Schema = {
           fields: {
             key: { required: true, schema: { kind: 'string', pattern: NAME_RE, patternHint: 'a name of [A-Za-z0-9_.-]' } },
             enable: { schema: { kind: 'bool' }, default: true },
-            type: { schema: { kind: 'string', enum: ['file'] }, default: 'file' },
+            type: { schema: { kind: 'string', enum: ['file', 'nats'] }, default: 'file' },
             params: {
               required: true,
               schema: {
                 kind: 'object',
                 fields: {
-                  path: { required: true, schema: { kind: 'string' } },
+                  path: { schema: { kind: 'string' } },
                   from: { schema: { kind: 'string', enum: ['start', 'end', 'checkpoint'] }, default: 'checkpoint' },
+                  servers: { schema: { kind: 'array', items: { kind: 'string' }, minItems: 1 } },
+                  stream: { schema: { kind: 'string', pattern: /^[^\s.*>/\\]+$/, patternHint: 'a JetStream stream name' } },
+                  subject: { schema: { kind: 'string' } },
+                  consumer: { schema: { kind: 'string', pattern: /^[^\s.*>/\\]+$/, patternHint: 'a JetStream consumer name' } },
+                  batch: { schema: { kind: 'int', min: 1 } },
+                  ack_wait_ms: { schema: { kind: 'int', min: 1000 } },
+                  max_ack_pending: { schema: { kind: 'int', min: 1 } },
+                  replicas: { schema: { kind: 'int', min: 1, max: 5 } },
+                  duplicate_window_ms: { schema: { kind: 'int', min: 1000 } },
+                  retention: { schema: { kind: 'string', enum: ['limits', 'workqueue'] } },
                 },
               },
             },

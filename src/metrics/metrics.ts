@@ -28,6 +28,10 @@ export function createMetrics(registry = new Registry()) {
     inFlight: new Gauge({ name: 'wprescue_in_flight_jobs', help: 'Jobs in flight', ...r }),
     poolSize: new Gauge({ name: 'wprescue_worker_pool_size', help: 'Worker slots', ...r }),
     recoveryDuration: new Gauge({ name: 'wprescue_recovery_duration_seconds', help: 'Queue start-up recovery time (snapshot + WAL)', ...r }),
+    natsFetched: new Counter({ name: 'wparse_nats_fetched_total', help: 'Messages fetched from a NATS source', labelNames: ['source'], ...r }),
+    natsAcked: new Counter({ name: 'wparse_nats_acked_total', help: 'NATS messages acked (delivered or durable in rescue)', labelNames: ['source'], ...r }),
+    natsRedelivered: new Counter({ name: 'wparse_nats_redelivered_total', help: 'NATS messages fetched again after an ack timeout or nak', labelNames: ['source'], ...r }),
+    natsPending: new Gauge({ name: 'wparse_nats_pending', help: 'Messages of the stream not yet delivered to the consumer', labelNames: ['source'], ...r }),
     walFsync: new Histogram({ name: 'wprescue_wal_fsync_duration_seconds', help: 'WAL fdatasync latency', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.02, 0.1, 1], ...r }),
   };
 }
@@ -41,4 +45,5 @@ export const METRIC_NAMES = [
   'wprescue_jobs_enqueued_total', 'wprescue_jobs_dispatched_total', 'wprescue_jobs_completed_total', 'wprescue_jobs_retried_total',
   'wprescue_jobs_dead_total', 'wprescue_jobs_timeout_total', 'wprescue_job_duration_seconds', 'wprescue_queue_depth',
   'wprescue_in_flight_jobs', 'wprescue_worker_pool_size', 'wprescue_recovery_duration_seconds', 'wprescue_wal_fsync_duration_seconds',
+  'wparse_nats_fetched_total', 'wparse_nats_acked_total', 'wparse_nats_redelivered_total', 'wparse_nats_pending',
 ] as const;

@@ -2,6 +2,7 @@ import type { Schema, Field } from '../platform/schema.js';
 import { blackholeSinkType } from './blackhole/spec.js';
 import type { SinkTypeSpec } from './contract.js';
 import { fileSinkType } from './file/spec.js';
+import { natsSinkType } from './nats/spec.js';
 import { tcpSinkType } from './tcp/spec.js';
 import { testRescueSinkType } from './test-rescue/spec.js';
 
@@ -11,6 +12,7 @@ export const SINK_TYPES: Record<string, SinkTypeSpec> = {
   test_rescue: testRescueSinkType,
   blackhole: blackholeSinkType,
   tcp: tcpSinkType,
+  nats: natsSinkType,
 };
 
 /** The param schema of a type, optionally with nothing required (connector defaults, overrides). */
