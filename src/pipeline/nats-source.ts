@@ -88,16 +88,19 @@ export class NatsSource implements Source {
     const idPrefix = `${this.o.key}:`;
     let next = this.fetch(consumer, signal);
     for (;;) {
-      const msgs = await next;
+      const held = await next;
+      const { msgs } = held;
       if (signal.aborted) {
-        for (const m of msgs) m.nak();
+        this.release(held);
         return;
       }
-      if (msgs.length === 0 && !this.o.follow && (await this.drained(consumer))) return;
+      if (msgs.length === 0) {
+        this.held.delete(held);
+        if (!this.o.follow && (await this.drained(consumer))) return;
+        next = this.fetch(consumer, signal);
+        continue;
+      }
       next = this.fetch(consumer, signal);
-      if (msgs.length === 0) continue;
-      const held: Held = { msgs, since: this.o.clock.now() };
-      this.held.add(held);
       this.count(msgs);
       yield {
         lines: msgs.map((m) => m.string()),
@@ -113,6 +116,12 @@ export class NatsSource implements Source {
         },
       };
     }
+  }
+
+  /** Gives messages back uncommitted: a nak makes them available to another host at once. */
+  private release(held: Held): void {
+    this.held.delete(held);
+    for (const m of held.msgs) m.nak();
   }
 
   private async open(): Promise<Consumer> {
@@ -146,25 +155,42 @@ export class NatsSource implements Source {
       await jsm.consumers.add(s.stream, want);
       this.o.log.info({ source: this.o.key, consumer: s.consumer }, 'nats consumer created');
     }
+    // a replicated consumer just created has no leader for a moment; a pull sent then goes
+    // unanswered until its heartbeats are missed, a stall of seconds
+    for (let i = 0; i < 50; i++) {
+      const info = await jsm.consumers.info(s.stream, s.consumer);
+      if (!info.cluster || info.cluster.leader) return;
+      await sleep(this.o.clock, 100);
+    }
   }
 
-  /** One fetch; an error (a node going away, a leader election) is logged and counts as an empty batch. */
-  private async fetch(consumer: Consumer, signal: AbortSignal): Promise<JsMsg[]> {
-    const msgs: JsMsg[] = [];
-    if (signal.aborted) return msgs;
-    const stop = (): void => void it?.stop();
+  /**
+   * One fetch, held from its first message on: ack_wait runs from the server's send, so the messages
+   * of a fetch still filling up, or fetched ahead while the pipeline works, need `working()` too. An
+   * error (a node going away, a leader election) is logged and counts as an empty batch; a guard
+   * timer bounds the fetch whatever the client library does.
+   */
+  private async fetch(consumer: Consumer, signal: AbortSignal): Promise<Held> {
+    const held: Held = { msgs: [], since: this.o.clock.now() };
+    if (signal.aborted) return held;
+    this.held.add(held);
+    const expires = Math.min(2000, Math.max(1000, Math.floor(this.o.settings.ackWaitMs / 3)));
     let it: Awaited<ReturnType<Consumer['fetch']>> | undefined;
+    const stop = (): void => void it?.stop();
+    const guard = this.o.clock.setTimeout(stop, expires + 3000);
     try {
-      it = await consumer.fetch({ max_messages: this.o.settings.batch, expires: this.o.follow ? 2000 : 1000 });
+      it = await consumer.fetch({ max_messages: this.o.settings.batch, expires });
       signal.addEventListener('abort', stop, { once: true });
-      for await (const m of it) msgs.push(m);
+      for await (const m of it) held.msgs.push(m);
+      this.o.log.debug({ source: this.o.key, n: held.msgs.length }, 'nats fetch');
     } catch (err) {
       this.o.log.warn({ source: this.o.key, err: errorMessage(err) }, 'nats fetch failed: retrying');
       await sleep(this.o.clock, RETRY.initialMs, signal);
     } finally {
+      this.o.clock.clearTimeout(guard);
       signal.removeEventListener('abort', stop);
     }
-    return msgs;
+    return held;
   }
 
   /** Batch mode ends when nothing is left to deliver and no other host holds messages that may come back. */
@@ -187,13 +213,13 @@ export class NatsSource implements Source {
     this.m.pending.set(msgs[msgs.length - 1]!.info.pending);
   }
 
-  /** Extends the ack deadline of messages held for half of `ack_wait_ms`, so a slow sink keeps them. */
+  /** Extends the ack deadline of messages held for a third of `ack_wait_ms`, so a slow sink keeps them. */
   private keepWorking(): void {
-    const every = Math.max(250, Math.floor(this.o.settings.ackWaitMs / 4));
+    const every = Math.max(100, Math.floor(this.o.settings.ackWaitMs / 6));
     const tick = (): void => {
       const now = this.o.clock.now();
       for (const h of this.held) {
-        if (now - h.since < this.o.settings.ackWaitMs / 2) continue;
+        if (now - h.since < this.o.settings.ackWaitMs / 3) continue;
         for (const m of h.msgs) m.working();
         h.since = now;
       }
@@ -219,8 +245,7 @@ export class NatsSource implements Source {
   async close(): Promise<void> {
     if (this.timer) this.o.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    for (const h of this.held) for (const m of h.msgs) m.nak();
-    this.held.clear();
+    for (const h of [...this.held]) this.release(h);
     const nc = this.nc;
     this.nc = undefined;
     if (!nc || nc.isClosed()) return;

@@ -14,7 +14,7 @@ export async function publishLines(nc: NatsConnection, subject: string, lines: s
       const i = next++;
       for (let attempt = 0; ; attempt++) {
         try {
-          await js.publish(subject, lines[i]!, { msgID: `line-${i}`, timeout: 5000 });
+          await js.publish(subject, lines[i], { msgID: `line-${i}`, timeout: 5000 });
           break;
         } catch (err) {
           if (attempt > 100) throw err;
