@@ -128,7 +128,6 @@ describe('nats source: many wparse hosts on one stream', () => {
     await eventually('every line delivered', () => new Set(appNs(root)).size >= N, 90_000);
     await stopHost(h!);
     const dups = expectAllOnce(appNs(root), N);
-    console.log('FIGURE leader-kill dups', dups);
     // acks lost with the killed node come back as redeliveries: bounded by what was in flight
     expect(dups).toBeLessThanOrEqual(2 * 200);
     await nc.close();
@@ -150,7 +149,6 @@ describe('nats source: many wparse hosts on one stream', () => {
     await eventually('every line delivered', () => new Set([...appNs(roots[0]!), ...appNs(roots[1]!)]).size >= N, 90_000);
     await stopHost(b!);
     const dups = expectAllOnce([...appNs(roots[0]!), ...appNs(roots[1]!)], N);
-    console.log('FIGURE host-kill dups', dups, appNs(roots[0]!).length, appNs(roots[1]!).length);
     expect(dups, 'file sink: at most the batch in flight at the kill').toBeLessThanOrEqual(batch);
     const out = (await readStream(nc, 'OUT')).map((l) => (JSON.parse(l) as { n: number }).n);
     expect(expectAllOnce(out, N), 'nats sink: duplicates dropped by Nats-Msg-Id').toBe(0);
