@@ -44,7 +44,7 @@ async function startCluster(dir) {
   });
   for (const n of nodes) {
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${n.monitor}/jsz`).then((r) => r.json()).then((j) => Boolean(j.meta_cluster?.leader)).catch(() => false);
+      const ok = await globalThis.fetch(`http://127.0.0.1:${n.monitor}/jsz`).then((r) => r.json()).then((j) => Boolean(j.meta_cluster?.leader)).catch(() => false);
       if (ok) break;
       await new Promise((r) => setTimeout(r, 50));
     }
