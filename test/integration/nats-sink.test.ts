@@ -39,6 +39,12 @@ describe('nats sink', () => {
     expect(r.stdout).toContain('params.path: not a nats source key');
   });
 
+  it('wproj nats init exits 3 when no server answers', () => {
+    const r = cli('wproj', ['nats', 'init', '-w', natsSinkRoot(['nats://127.0.0.1:1'], '')]);
+    expect(r.code).toBe(3);
+    expect(r.stdout + r.stderr).toMatch(/nats init: cannot connect to nats:\/\/127\.0\.0\.1:1/);
+  });
+
   it('target cluster fully down mid-run: records go to rescue, replay into the restarted cluster stores each once (Nats-Msg-Id)', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
     // every 7th line is JSON and every 11th unparsable (miss): the oracle is the set of parsed records
