@@ -21,7 +21,7 @@ process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);

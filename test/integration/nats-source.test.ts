@@ -1,10 +1,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startNode, type RunningChild } from '../helpers/child.js';
 import { bin, cli } from '../helpers/cli.js';
-import { NatsCluster } from '../helpers/nats-cluster.js';
+import { freePort, NatsCluster } from '../helpers/nats-cluster.js';
 import { publishLines, readStream } from '../helpers/nats-streams.js';
 import { outputNs } from '../helpers/outputs.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -34,6 +35,7 @@ interface HostOpts {
   batch?: number;
   /** Also publish every record to stream OUT (a nats sink, keyed by record id). */
   natsSink?: boolean;
+  metricsPort?: number;
 }
 
 /** A wparse work root reading stream IN through the shared durable consumer `wparse`. */
@@ -43,7 +45,7 @@ function host(o: HostOpts): string {
     '    - name: main\n      connect: file_json\n      params: { file: app.json }\n' +
     (o.natsSink ? '    - name: bus\n      connect: nats_out\n' : '');
   const root = makeWorkRoot(tmpDir('nats-host-'), {
-    engine: 'version: 1\nrescue: { durability: fsync }\n',
+    engine: `version: 1\nrescue: { durability: fsync }\n${o.metricsPort ? `metrics: { listen: "127.0.0.1:${o.metricsPort}" }\n` : ''}`,
     connectors:
       'connectors:\n  - id: file_json\n    type: file\n    params: { base: ./data/out_dat, file: out.json, fmt: json }\n    allow_override: [file]\n' +
       `  - id: nats_out\n    type: nats\n    params: { servers: ${servers}, stream: OUT, subject: out.records, timeout_ms: 2000 }\n`,
@@ -110,6 +112,26 @@ describe('nats source: many wparse hosts on one stream', () => {
     await nc.close();
   });
 
+  it('uses an existing consumer unchanged, warning of each difference; wparse batch ends when the stream is drained', async () => {
+    cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
+    const root = host({ urls: cluster.urls });
+    expect(cli('wproj', ['nats', 'init', '-w', root]).code).toBe(0);
+    const nc = await cluster.connect();
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.add('IN', { durable_name: 'wparse', ack_policy: AckPolicy.Explicit, ack_wait: nanos(10_000), max_ack_pending: 1000, filter_subject: 'in.lines' });
+    await publishLines(nc, 'in.lines', lines(1000));
+    const r = cli('wparse', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(new Set(appNs(root)).size).toBe(1000);
+    expect(expectAllOnce(appNs(root), 1000)).toBe(0);
+    const warn = logOf(root).split('\n').find((l) => l.includes('nats consumer exists with other settings'));
+    expect(warn).toMatch(/ack_wait: has 10000000000, config says 30000000000/);
+    expect(warn).toMatch(/max_ack_pending: has 1000, config says 5000/);
+    const ci = await jsm.consumers.info('IN', 'wparse');
+    expect(ci.config.ack_wait).toBe(nanos(10_000));
+    await nc.close();
+  });
+
   it('kill -9 of the stream leader node mid-run, then restart: no line lost', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
     const root = host({ urls: cluster.urls });
@@ -136,7 +158,8 @@ describe('nats source: many wparse hosts on one stream', () => {
   it('kill -9 of one wparse host: the other gets its unacked messages after ack_wait, nothing lost, no duplicate in the nats sink', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
     const batch = 200;
-    const roots = [host({ urls: cluster.urls, ackWaitMs: 2000, batch, natsSink: true }), host({ urls: cluster.urls, ackWaitMs: 2000, batch, natsSink: true })];
+    const metricsPort = await freePort();
+    const roots = [host({ urls: cluster.urls, ackWaitMs: 2000, batch, natsSink: true }), host({ urls: cluster.urls, ackWaitMs: 2000, batch, natsSink: true, metricsPort })];
     expect(cli('wproj', ['nats', 'init', '-w', roots[0]!]).code).toBe(0);
     const [a, b] = await startHosts(roots);
     const N = 6000;
@@ -147,6 +170,14 @@ describe('nats source: many wparse hosts on one stream', () => {
     await a!.exit;
     await publishing;
     await eventually('every line delivered', () => new Set([...appNs(roots[0]!), ...appNs(roots[1]!)]).size >= N, 90_000);
+    const metric = async (name: string): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return Number(new RegExp(`^${name}\\{source="bus"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    };
+    await eventually('every record of B acked', async () => (await metric('wparse_nats_acked_total')) === appNs(roots[1]!).length, 10_000);
+    expect(await metric('wparse_nats_redelivered_total'), "A's unacked messages came to B").toBeGreaterThan(0);
+    expect(await metric('wparse_nats_fetched_total')).toBeGreaterThanOrEqual(appNs(roots[1]!).length);
+    expect(await metric('wparse_nats_pending')).toBe(0);
     await stopHost(b!);
     const dups = expectAllOnce([...appNs(roots[0]!), ...appNs(roots[1]!)], N);
     expect(dups, 'file sink: at most the batch in flight at the kill').toBeLessThanOrEqual(batch);
