@@ -19,6 +19,7 @@ afterEach(async () => {
 /** A work root whose business group publishes to stream OUT (subject out.records). */
 function natsSinkRoot(urls: string[], input: string): string {
   return makeWorkRoot(tmpDir('nats-sink-'), {
+    engine: 'version: 1\nrecovery: { idle_exit_ms: 500 }\n',
     input,
     connectors:
       'connectors:\n  - id: file_json\n    type: file\n    params: { base: ./data/out_dat, file: out.json, fmt: json }\n    allow_override: [file]\n' +
