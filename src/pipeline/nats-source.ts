@@ -64,6 +64,8 @@ export class NatsSource implements Source {
   private nc: NatsConnection | undefined;
   private readonly held = new Set<Held>();
   private timer: TimerHandle | undefined;
+  /** The fetch in flight (fetched ahead), which close() lets end before it naks what it holds. */
+  private inFlight: Promise<Held> | undefined;
   private readonly m;
 
   constructor(private readonly o: NatsSourceOptions) {
@@ -86,7 +88,7 @@ export class NatsSource implements Source {
     this.o.log.info({ source: this.o.key, stream: this.o.settings.stream, consumer: this.o.settings.consumer }, 'source started');
     this.keepWorking();
     const idPrefix = `${this.o.key}:`;
-    let next = this.fetch(consumer, signal);
+    let next = (this.inFlight = this.fetch(consumer, signal));
     for (;;) {
       const held = await next;
       const { msgs } = held;
@@ -97,10 +99,10 @@ export class NatsSource implements Source {
       if (msgs.length === 0) {
         this.held.delete(held);
         if (!this.o.follow && (await this.drained(consumer))) return;
-        next = this.fetch(consumer, signal);
+        next = this.inFlight = this.fetch(consumer, signal);
         continue;
       }
-      next = this.fetch(consumer, signal);
+      next = this.inFlight = this.fetch(consumer, signal);
       this.count(msgs);
       yield {
         lines: msgs.map((m) => m.string()),
@@ -168,7 +170,9 @@ export class NatsSource implements Source {
    * One fetch, held from its first message on: ack_wait runs from the server's send, so the messages
    * of a fetch still filling up, or fetched ahead while the pipeline works, need `working()` too. An
    * error (a node going away, a leader election) is logged and counts as an empty batch; a guard
-   * timer bounds the fetch whatever the client library does.
+   * timer bounds the fetch whatever the client library does. A stop signal does not cut a fetch
+   * short: messages the server sends after the client stopped listening would be stuck until
+   * ack_wait, while a fetch that ends by itself (at most `expires` later) can be nak'ed whole.
    */
   private async fetch(consumer: Consumer, signal: AbortSignal): Promise<Held> {
     const held: Held = { msgs: [], since: this.o.clock.now() };
@@ -176,11 +180,9 @@ export class NatsSource implements Source {
     this.held.add(held);
     const expires = Math.min(2000, Math.max(1000, Math.floor(this.o.settings.ackWaitMs / 3)));
     let it: Awaited<ReturnType<Consumer['fetch']>> | undefined;
-    const stop = (): void => void it?.stop();
-    const guard = this.o.clock.setTimeout(stop, expires + 3000);
+    const guard = this.o.clock.setTimeout(() => void it?.stop(), expires + 3000);
     try {
       it = await consumer.fetch({ max_messages: this.o.settings.batch, expires });
-      signal.addEventListener('abort', stop, { once: true });
       for await (const m of it) held.msgs.push(m);
       this.o.log.debug({ source: this.o.key, n: held.msgs.length }, 'nats fetch');
     } catch (err) {
@@ -188,7 +190,6 @@ export class NatsSource implements Source {
       await sleep(this.o.clock, RETRY.initialMs, signal);
     } finally {
       this.o.clock.clearTimeout(guard);
-      signal.removeEventListener('abort', stop);
     }
     return held;
   }
@@ -243,6 +244,7 @@ export class NatsSource implements Source {
 
   /** Naks what was fetched but never committed (it goes to another host now), flushes acks, disconnects. */
   async close(): Promise<void> {
+    await this.inFlight;
     if (this.timer) this.o.clock.clearTimeout(this.timer);
     this.timer = undefined;
     for (const h of [...this.held]) this.release(h);

@@ -132,6 +132,23 @@ describe('nats source: many wparse hosts on one stream', () => {
     await nc.close();
   });
 
+  it('a host that stops early (-n) naks what it fetched and did not commit: the next host gets it at once, not after ack_wait', async () => {
+    cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
+    const root = host({ urls: cluster.urls, ackWaitMs: 60_000, batch: 200 });
+    expect(cli('wproj', ['nats', 'init', '-w', root]).code).toBe(0);
+    const nc = await cluster.connect();
+    await publishLines(nc, 'in.lines', lines(1000));
+    await nc.close();
+    const first = cli('wparse', ['batch', '-n', '300', '-w', root]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(appNs(root)).toHaveLength(300);
+    const t0 = Date.now();
+    const rest = cli('wparse', ['batch', '-w', root]);
+    expect(rest.code, rest.stderr).toBe(0);
+    expect(Date.now() - t0, 'no wait for ack_wait (60 s)').toBeLessThan(30_000);
+    expect(expectAllOnce(appNs(root), 1000)).toBe(0);
+  });
+
   it('kill -9 of the stream leader node mid-run, then restart: no line lost', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
     const root = host({ urls: cluster.urls });
