@@ -6,7 +6,7 @@ import { startNode } from '../helpers/child.js';
 import { bin, cli } from '../helpers/cli.js';
 import { NatsCluster } from '../helpers/nats-cluster.js';
 import { readStream } from '../helpers/nats-streams.js';
-import { rescueFilesIn } from '../helpers/outputs.js';
+import { fileLines, rescueFilesIn } from '../helpers/outputs.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { makeInput, makeWorkRoot } from '../helpers/work-root.js';
 
@@ -44,6 +44,21 @@ describe('nats sink', () => {
     const r = cli('wproj', ['nats', 'init', '-w', natsSinkRoot(['nats://127.0.0.1:1'], '')]);
     expect(r.code).toBe(3);
     expect(r.stdout + r.stderr).toMatch(/nats init: cannot connect to nats:\/\/127\.0\.0\.1:1/);
+  });
+
+  it('a record larger than the server max_payload is rejected to the error group, the rest published', async () => {
+    cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
+    const big = 'x'.repeat(1_100_000);
+    const root = natsSinkRoot(cluster.urls, `id=0 level=info msg=a\nid=1 level=info msg=${big}\nid=2 level=info msg=c\n`);
+    expect(cli('wproj', ['nats', 'init', '-w', root]).code).toBe(0);
+    const r = cli('wparse', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    const errors = fileLines(path.join(root, 'data', 'out_dat', 'error.json')).map((l) => JSON.parse(l) as { n: number; _error: string });
+    expect(errors.map((e) => e.n)).toEqual([1]);
+    expect(errors[0]!._error).toMatch(/max_payload/);
+    const nc = await cluster.connect();
+    expect((await readStream(nc, 'OUT')).map((l) => (JSON.parse(l) as { n: number }).n)).toEqual([0, 2]);
+    await nc.close();
   });
 
   it('target cluster fully down mid-run: records go to rescue, replay into the restarted cluster stores each once (Nats-Msg-Id)', async () => {

@@ -1,8 +1,8 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { InvalidArgumentError, type NatsConnection } from '@nats-io/transport-node';
 import { errorMessage } from '../../errors.js';
 import type { SinkEntry } from '../../record.js';
-import { OK, unavailable, type SinkBackend, type WriteOutcome } from '../contract.js';
+import { OK, unavailable, type Rejection, type SinkBackend, type WriteOutcome } from '../contract.js';
 import { createFormatter, type FormatName, type LineFormatter } from '../format.js';
 import { connectNats } from './connection.js';
 
@@ -24,7 +24,8 @@ export interface NatsSinkConfig {
  * duplicate window instead of stored twice. Zero duplicates therefore holds only while the window
  * covers the gap between the two publishes: set `duplicate_window` longer than the longest outage.
  * A publish that errors or is not acked in `timeoutMs` makes the sink unavailable: the acked head of
- * the batch counts as written, the rest goes to rescue.
+ * the batch counts as written, the rest goes to rescue. A record the client refuses to send (larger
+ * than the server's max_payload) would fail the same way forever: it is rejected, not rescued.
  */
 export class NatsSink implements SinkBackend {
   readonly type = 'nats';
@@ -56,7 +57,8 @@ export class NatsSink implements SinkBackend {
     } catch (err) {
       return unavailable(`nats ${this.config.subject}: connect: ${errorMessage(err)}`);
     }
-    const acked = new Uint8Array(entries.length);
+    const done = new Uint8Array(entries.length);
+    const rejected: Rejection[] = [];
     let failure: unknown;
     let next = 0;
     const lane = async (): Promise<void> => {
@@ -65,16 +67,20 @@ export class NatsSink implements SinkBackend {
         const e = entries[i]!;
         try {
           await js.publish(this.config.subject, this.format(e), { msgID: e.id, timeout: this.config.timeoutMs });
-          acked[i] = 1;
+          done[i] = 1;
         } catch (err) {
-          failure ??= err;
+          if (err instanceof InvalidArgumentError) {
+            rejected.push({ index: i, reason: `nats ${this.config.subject}: ${errorMessage(err)}` });
+            done[i] = 1;
+          } else failure ??= err;
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.config.maxInFlight, entries.length) }, lane));
-    if (failure === undefined) return OK;
-    const accepted = acked.indexOf(0);
-    return unavailable(`nats ${this.config.subject}: publish: ${errorMessage(failure)}`, accepted < 0 ? entries.length : accepted);
+    const some = rejected.length ? { rejected } : {};
+    if (failure === undefined) return { ...OK, ...some };
+    const accepted = done.indexOf(0);
+    return { ...unavailable(`nats ${this.config.subject}: publish: ${errorMessage(failure)}`, accepted < 0 ? entries.length : accepted), ...some };
   }
 
   /** Usable again once the target stream answers with a leader (a publish would then be acked). */
