@@ -112,9 +112,12 @@ describe('nats source: many wparse hosts on one stream', () => {
     await nc.close();
   });
 
-  it('uses an existing consumer unchanged, warning of each difference; wparse batch ends when the stream is drained', async () => {
+  it('fails clearly without the stream; uses an existing consumer unchanged, warning of each difference; wparse batch ends when the stream is drained', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
     const root = host({ urls: cluster.urls });
+    const early = cli('wparse', ['batch', '-w', root]);
+    expect(early.code, 'no stream yet').toBe(3);
+    expect(early.stdout + early.stderr).toContain('stream IN does not exist (create it with `wproj nats init`)');
     expect(cli('wproj', ['nats', 'init', '-w', root]).code).toBe(0);
     const nc = await cluster.connect();
     const jsm = await jetstreamManager(nc);
