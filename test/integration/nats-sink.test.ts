@@ -59,7 +59,7 @@ describe('nats sink', () => {
     const nc = await cluster.connect();
     expect((await readStream(nc, 'OUT')).map((l) => (JSON.parse(l) as { n: number }).n)).toEqual([0, 2]);
     await nc.close();
-  });
+  }, 120_000);
 
   it('target cluster fully down mid-run: records go to rescue, replay into the restarted cluster stores each once (Nats-Msg-Id)', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));

@@ -110,7 +110,7 @@ describe('nats source: many wparse hosts on one stream', () => {
       return ci.num_pending === 0 && ci.num_ack_pending === 0;
     }, 10_000);
     await nc.close();
-  });
+  }, 120_000);
 
   it('fails clearly without the stream; uses an existing consumer unchanged, warning of each difference; wparse batch ends when the stream is drained', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
@@ -133,7 +133,7 @@ describe('nats source: many wparse hosts on one stream', () => {
     const ci = await jsm.consumers.info('IN', 'wparse');
     expect(ci.config.ack_wait).toBe(nanos(10_000));
     await nc.close();
-  });
+  }, 120_000);
 
   it('a host that stops early (-n) naks what it fetched and did not commit: the next host gets it at once, not after ack_wait', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
@@ -150,7 +150,7 @@ describe('nats source: many wparse hosts on one stream', () => {
     expect(rest.code, rest.stderr).toBe(0);
     expect(Date.now() - t0, 'no wait for ack_wait (60 s)').toBeLessThan(30_000);
     expect(expectAllOnce(appNs(root), 1000)).toBe(0);
-  });
+  }, 120_000);
 
   it('kill -9 of the stream leader node mid-run, then restart: no line lost', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
@@ -173,7 +173,7 @@ describe('nats source: many wparse hosts on one stream', () => {
     // acks lost with the killed node come back as redeliveries: bounded by what was in flight
     expect(dups).toBeLessThanOrEqual(2 * 200);
     await nc.close();
-  });
+  }, 150_000);
 
   it('kill -9 of one wparse host: the other gets its unacked messages after ack_wait, nothing lost, no duplicate in the nats sink', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
