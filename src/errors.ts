@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   RESCUE_WRITE_FAILED: { exit: 3, meaning: 'a rescue file could not be written (disk full, permission)' },
   REPLAY_ROUTE_UNKNOWN: { exit: 1, meaning: 'a rescue file names a group or sink the config does not have' },
   SOURCE_FAILED: { exit: 3, meaning: 'a source could not be read' },
+  NATS_INIT_FAILED: { exit: 3, meaning: '`wproj nats init` could not reach the NATS cluster or create a stream' },
   IO_ERROR: { exit: 3, meaning: 'an unexpected file-system error' },
   INTERNAL: { exit: 3, meaning: 'a bug: please report it with the log file' },
 } as const;

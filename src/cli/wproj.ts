@@ -5,6 +5,7 @@ import { collectWorkRoot, loadWorkRoot } from '../config/work-root.js';
 import { formatProblem, type Problem } from '../platform/schema.js';
 import { WrError } from '../errors.js';
 import { lockRescueDir } from '../recovery/dir-lock.js';
+import { natsInit, natsStreamPlans } from '../proj/nats-init.js';
 import { rescueStat } from '../proj/rescue-stat.js';
 import { cleanData, initWorkRoot } from '../proj/scaffold.js';
 import { sinkCounts, sourceCounts } from '../proj/stat.js';
@@ -147,6 +148,28 @@ program.addCommand(
         out(`init: ${dir}: ${r.created.length} file(s) created, ${r.kept.length} kept`);
         out(`next: cd ${dir} && wpgen sample -n ${opts.demo ? 10000 : 100} && wparse batch && wproj stat file`);
       }),
+  ),
+);
+
+program.addCommand(
+  new Command('nats').description('NATS JetStream (SPEC section 12)').addCommand(
+    addCommonHelp(
+      new Command('init')
+        .description('create every stream a nats source or sink names (file storage, replicas, duplicate window); existing streams are left unchanged')
+        .addOption(workRootOption())
+        .option('--json', 'machine-readable output')
+        .action(async (opts: { workRoot: string; json?: boolean }) => {
+          const plans = natsStreamPlans(loadWorkRoot(resolveWorkRoot(opts.workRoot)));
+          const res = await natsInit(plans);
+          if (opts.json) return void out(JSON.stringify(res));
+          if (!res.length) out('nats init: no nats source or sink in the config');
+          for (const r of res) {
+            const p = r.plan;
+            out(`nats init: stream ${r.stream} ${r.action} (subjects ${p.subjects.join(' ')}, replicas ${p.replicas}, duplicate_window ${p.duplicateWindowMs} ms, ${p.retention})`);
+            for (const d of r.diff) out(`  differs from config, left unchanged: ${d}`);
+          }
+        }),
+    ),
   ),
 );
 

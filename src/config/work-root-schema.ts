@@ -3,13 +3,10 @@ import type { Schema } from '../platform/schema.js';
 /** Schemas of the work-root files other than conf/wparse.yaml (SPEC sections 1–2). */
 import type { Scalar } from '../record.js';
 
-/** A source (SPEC section 2). `path`, `from`, `exclude` and `rotate_wait_ms` are for `type: file`. */
-export interface SourceConfig {
-  key: string;
-  enable: boolean;
-  type: 'file' | 'stdin';
-  params: FileSourceParams;
-}
+/** A source (SPEC sections 2 and 12); each type's params are checked by sourceParamProblems. */
+export type SourceConfig =
+  | { key: string; enable: boolean; type: 'file' | 'stdin'; params: FileSourceParams }
+  | { key: string; enable: boolean; type: 'nats'; params: NatsSourceParams };
 
 export interface FileSourceParams {
   /** A path or glob, relative to the work root; required for `type: file` (checked on load). */
@@ -17,6 +14,38 @@ export interface FileSourceParams {
   from: 'start' | 'end' | 'checkpoint';
   exclude: string[];
   rotate_wait_ms: number;
+}
+
+/** `type: nats` (SPEC section 12); defaults are applied by the source, not the schema (file sources share it). */
+export interface NatsSourceParams {
+  servers: string[];
+  stream: string;
+  subject?: string;
+  consumer: string;
+  batch?: number;
+  ack_wait_ms?: number;
+  max_ack_pending?: number;
+  replicas?: number;
+  duplicate_window_ms?: number;
+  retention?: 'limits' | 'workqueue';
+}
+
+const FILE_SOURCE_KEYS = ['path', 'from', 'exclude', 'rotate_wait_ms'];
+/** The shared schema's defaults: present on every source, so only a value that differs counts as set by hand. */
+const SHARED_DEFAULTS: Record<string, unknown> = { path: '', from: 'checkpoint', exclude: [], rotate_wait_ms: 5000 };
+const NATS_SOURCE_KEYS = ['servers', 'stream', 'subject', 'consumer', 'batch', 'ack_wait_ms', 'max_ack_pending', 'replicas', 'duplicate_window_ms', 'retention'];
+
+/** The per-type checks the shared params schema cannot make: keys required by, or foreign to, the type. */
+export function sourceParamProblems(type: string, params: Record<string, unknown>): string[] {
+  const own = type === 'nats' ? NATS_SOURCE_KEYS : type === 'file' ? FILE_SOURCE_KEYS : [];
+  const required = type === 'nats' ? ['servers', 'stream', 'consumer'] : type === 'file' ? ['path'] : [];
+  const setByHand = (k: string): boolean => params[k] !== undefined && JSON.stringify(params[k]) !== JSON.stringify(SHARED_DEFAULTS[k]);
+  return [
+    ...required.filter((k) => !setByHand(k)).map((k) => `params.${k}: missing required key for a ${type} source${type === 'file' ? ' (a path or glob)' : ''}`),
+    ...Object.keys(params)
+      .filter((k) => setByHand(k) && !own.includes(k))
+      .map((k) => `params.${k}: not a ${type} source key`),
+  ];
 }
 
 export interface RuleConfig {
@@ -87,7 +116,7 @@ export const SOURCES_SCHEMA: Schema = {
           fields: {
             key: { required: true, schema: { kind: 'string', pattern: NAME_RE, patternHint: 'a name of [A-Za-z0-9_.-]' } },
             enable: { schema: { kind: 'bool' }, default: true },
-            type: { schema: { kind: 'string', enum: ['file', 'stdin'] }, default: 'file' },
+            type: { schema: { kind: 'string', enum: ['file', 'stdin', 'nats'] }, default: 'file' },
             params: {
               schema: {
                 kind: 'object',
@@ -96,6 +125,16 @@ export const SOURCES_SCHEMA: Schema = {
                   from: { schema: { kind: 'string', enum: ['start', 'end', 'checkpoint'] }, default: 'checkpoint' },
                   exclude: { schema: { kind: 'stringOrArray' }, default: [] },
                   rotate_wait_ms: { schema: { kind: 'int', min: 0 }, default: 5000 },
+                  servers: { schema: { kind: 'array', items: { kind: 'string' }, minItems: 1 } },
+                  stream: { schema: { kind: 'string', pattern: /^[^\s.*>/\\]+$/, patternHint: 'a JetStream stream name' } },
+                  subject: { schema: { kind: 'string' } },
+                  consumer: { schema: { kind: 'string', pattern: /^[^\s.*>/\\]+$/, patternHint: 'a JetStream consumer name' } },
+                  batch: { schema: { kind: 'int', min: 1 } },
+                  ack_wait_ms: { schema: { kind: 'int', min: 1000 } },
+                  max_ack_pending: { schema: { kind: 'int', min: 1 } },
+                  replicas: { schema: { kind: 'int', min: 1, max: 5 } },
+                  duplicate_window_ms: { schema: { kind: 'int', min: 1000 } },
+                  retention: { schema: { kind: 'string', enum: ['limits', 'workqueue'] } },
                 },
               },
             },

@@ -2,11 +2,12 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, type Node } from 'yaml';
 import { captureNames } from '../platform/capture-names.js';
+import { serverProblems } from '../sinks/nats/connection.js';
 import { SINK_TYPES, paramsSchema } from '../sinks/registry.js';
 import { loadEngineConfig, type EngineConfig } from './engine-config.js';
 import { check, problemAt, type Ctx, type Problem } from '../platform/schema.js';
 import {
-  CONNECTORS_SCHEMA, DEFAULTS_SCHEMA, GROUP_SCHEMA, RULES_SCHEMA, SOURCES_SCHEMA,
+  CONNECTORS_SCHEMA, DEFAULTS_SCHEMA, GROUP_SCHEMA, RULES_SCHEMA, SOURCES_SCHEMA, sourceParamProblems,
   type ConnectorConfig, type FilterConfig, type GroupExpect, type RawGroup, type RuleConfig, type SinkExpect, type SourceConfig,
 } from './work-root-schema.js';
 import { checkDoc, readYaml, throwIfProblems, type YamlSource } from './yaml-file.js';
@@ -131,9 +132,10 @@ function loadSources(root: string, problems: Problem[]): SourceConfig[] {
   list.forEach((s, i) => {
     if (s && keys.has(s.key)) problemAt(ctx, src.doc.getIn(['sources', i, 'key'], true) as Node, `sources[${i}].key`, `duplicate source key ${JSON.stringify(s.key)}`);
     if (s) keys.add(s.key);
-    if (s && s.type === 'file' && !s.params.path) {
-      problemAt(ctx, src.doc.getIn(['sources', i], true) as Node, `sources[${i}].params.path`, 'missing required key (a path or glob, for type: file)');
-    }
+    if (!s) return;
+    const params = s.params as unknown as Record<string, unknown>;
+    const at = src.doc.getIn(['sources', i, 'params'], true) as Node;
+    for (const m of [...sourceParamProblems(s.type, params), ...(s.type === 'nats' && params.servers ? serverProblems(params.servers) : [])]) problemAt(ctx, at, `sources[${i}]`, m);
   });
   return list.filter(Boolean);
 }

@@ -28,6 +28,10 @@ export function createMetrics(registry = new Registry(), only?: 'wparse' | 'wpre
     rescueBytes: new Gauge({ name: 'wparse_rescue_bytes', help: 'Bytes on disk under the rescue directory', ...own('wparse_rescue_bytes') }),
     rescueMaxBytes: new Gauge({ name: 'wparse_rescue_max_bytes', help: 'rescue.max_bytes (0 = no cap)', ...own('wparse_rescue_max_bytes') }),
     rescueDropped: new Counter({ name: 'wparse_rescue_dropped_total', help: 'Records dropped because the rescue directory was full (when_full: drop_newest)', labelNames: sinkLabels, ...own('wparse_rescue_dropped_total') }),
+    natsFetched: new Counter({ name: 'wparse_nats_fetched_total', help: 'Messages fetched from a NATS source', labelNames: ['source'], ...own('wparse_nats_fetched_total') }),
+    natsAcked: new Counter({ name: 'wparse_nats_acked_total', help: 'NATS messages acked (delivered or durable in rescue)', labelNames: ['source'], ...own('wparse_nats_acked_total') }),
+    natsRedelivered: new Counter({ name: 'wparse_nats_redelivered_total', help: 'NATS messages fetched again after an ack timeout or nak', labelNames: ['source'], ...own('wparse_nats_redelivered_total') }),
+    natsPending: new Gauge({ name: 'wparse_nats_pending', help: 'Messages of the stream not yet delivered to the consumer', labelNames: ['source'], ...own('wparse_nats_pending') }),
     replayedLines: new Counter({ name: 'wprescue_replayed_lines_total', help: 'Rescue lines replayed into their sink', labelNames: sinkLabels, ...own('wprescue_replayed_lines_total') }),
     backlogLines: new Gauge({ name: 'wprescue_backlog_lines', help: 'Rescue lines not yet replayed', labelNames: sinkLabels, collect: () => scrape.backlog?.(), ...own('wprescue_backlog_lines') }),
     backlogOldest: new Gauge({ name: 'wprescue_backlog_oldest_seconds', help: 'Age of the oldest rescue file waiting', ...own('wprescue_backlog_oldest_seconds') }),
@@ -57,4 +61,5 @@ export const METRIC_NAMES = [
   'wprescue_jobs_enqueued_total', 'wprescue_jobs_dispatched_total', 'wprescue_jobs_completed_total', 'wprescue_jobs_retried_total',
   'wprescue_jobs_dead_total', 'wprescue_jobs_timeout_total', 'wprescue_job_duration_seconds', 'wprescue_queue_depth',
   'wprescue_in_flight_jobs', 'wprescue_worker_pool_size', 'wprescue_recovery_duration_seconds', 'wprescue_wal_fsync_duration_seconds',
+  'wparse_nats_fetched_total', 'wparse_nats_acked_total', 'wparse_nats_redelivered_total', 'wparse_nats_pending',
 ] as const;

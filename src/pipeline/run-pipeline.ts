@@ -9,6 +9,7 @@ import type { StatTable } from '../platform/stat-table.js';
 import { Engine } from './engine.js';
 import { FileSource } from './file-source.js';
 import type { PipelineHealth } from './health.js';
+import { NatsSource, natsSourceSettings } from './nats-source.js';
 import { OrderedCommit } from './ordered-commit.js';
 import type { Source } from './source.js';
 import { SourceCheckpoint } from './source-checkpoint.js';
@@ -81,6 +82,9 @@ export async function runPipeline(o: PipelineRunOptions): Promise<PipelineSummar
 function createSource(s: SourceConfig, o: PipelineRunOptions, runDir: string): Source {
   const batchSize = o.wr.engine.performance.batch_size;
   if (s.type === 'stdin') return new StdinSource({ key: s.key, batchSize, input: process.stdin });
+  if (s.type === 'nats') {
+    return new NatsSource({ key: s.key, settings: natsSourceSettings(s.params), follow: o.mode === 'daemon', clock: o.clock, log: o.log, ...(o.metrics ? { metrics: o.metrics } : {}) });
+  }
   return new FileSource({
     key: s.key,
     path: path.resolve(o.wr.root, s.params.path),

@@ -22,8 +22,10 @@ export interface SinkCount {
 }
 
 export function sourceCounts(wr: WorkRoot): { total: number; items: SourceCount[] } {
-  const items = wr.sources.map((s) => {
+  const items = wr.sources.map((s): SourceCount => {
     if (s.type === 'stdin') return { key: s.key, path: '-', enabled: s.enable, lines: 0 };
+    // a stream has no line count of its own here; `wproj nats init` and the metrics tell its state
+    if (s.type === 'nats') return { key: s.key, path: `nats:${s.params.stream}`, enabled: s.enable, lines: 0, error: 'not a file' };
     const p = path.resolve(wr.root, s.params.path);
     if (!s.enable) return { key: s.key, path: p, enabled: false, lines: 0 };
     // a glob counts every file it matches now (rotated-away files no longer count)

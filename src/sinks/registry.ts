@@ -4,6 +4,7 @@ import type { SinkTypeSpec } from './contract.js';
 import { fileSinkType } from './file/spec.js';
 import { httpSinkType } from './http/spec.js';
 import { postgresSinkType } from './postgres/spec.js';
+import { natsSinkType } from './nats/spec.js';
 import { tcpSinkType } from './tcp/spec.js';
 import { testRescueSinkType } from './test-rescue/spec.js';
 
@@ -15,6 +16,7 @@ export const SINK_TYPES: Record<string, SinkTypeSpec> = {
   tcp: tcpSinkType,
   http: httpSinkType,
   postgres: postgresSinkType,
+  nats: natsSinkType,
 };
 
 /** The param schema of a type, optionally with nothing required (connector defaults, overrides). */

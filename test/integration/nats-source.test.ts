@@ -1,0 +1,209 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startNode, type RunningChild } from '../helpers/child.js';
+import { bin, cli } from '../helpers/cli.js';
+import { freePort, NatsCluster } from '../helpers/nats-cluster.js';
+import { publishLines, readStream } from '../helpers/nats-streams.js';
+import { outputNs } from '../helpers/outputs.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { makeWorkRoot } from '../helpers/work-root.js';
+
+let cluster: NatsCluster | undefined;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+const line = (i: number): string => `id=${i} level=info msg=hello ${i}`;
+const lines = (n: number): string[] => Array.from({ length: n }, (_, i) => line(i));
+
+/** Polls an async or file-reading condition every 100 ms (the state lives in other processes). */
+async function eventually(what: string, cond: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`${what}: not reached in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface HostOpts {
+  urls: string[];
+  ackWaitMs?: number;
+  batch?: number;
+  /** Also publish every record to stream OUT (a nats sink, keyed by record id). */
+  natsSink?: boolean;
+  metricsPort?: number;
+}
+
+/** A wparse work root reading stream IN through the shared durable consumer `wparse`. */
+function host(o: HostOpts): string {
+  const servers = `[${o.urls.join(', ')}]`;
+  const sinks =
+    '    - name: main\n      connect: file_json\n      params: { file: app.json }\n' +
+    (o.natsSink ? '    - name: bus\n      connect: nats_out\n' : '');
+  const root = makeWorkRoot(tmpDir('nats-host-'), {
+    engine: `version: 1\nrescue: { durability: fsync }\n${o.metricsPort ? `metrics: { listen: "127.0.0.1:${o.metricsPort}" }\n` : ''}`,
+    connectors:
+      'connectors:\n  - id: file_json\n    type: file\n    params: { base: ./data/out_dat, file: out.json, fmt: json }\n    allow_override: [file]\n' +
+      `  - id: nats_out\n    type: nats\n    params: { servers: ${servers}, stream: OUT, subject: out.records, timeout_ms: 2000 }\n`,
+    groups: { app: `group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n${sinks}` },
+  });
+  writeFileSync(
+    path.join(root, 'conf', 'wpsrc.yaml'),
+    `sources:\n  - key: bus\n    type: nats\n    params: { servers: ${servers}, stream: IN, subject: in.lines, consumer: wparse, ` +
+      `batch: ${o.batch ?? 200}, ack_wait_ms: ${o.ackWaitMs ?? 30000}, max_ack_pending: 5000 }\n`,
+  );
+  return root;
+}
+
+const appNs = (root: string): number[] => outputNs(path.join(root, 'data', 'out_dat', 'app.json'));
+const logOf = (root: string): string => {
+  const f = path.join(root, 'data', 'logs', 'wparse.log');
+  return existsSync(f) ? readFileSync(f, 'utf8') : '';
+};
+
+async function startHosts(roots: string[]): Promise<RunningChild[]> {
+  const hosts = roots.map((r) => startNode(bin('wparse'), ['daemon', '-w', r]));
+  await eventually('hosts started', () => roots.every((r) => logOf(r).includes('source started')), 30_000);
+  return hosts;
+}
+
+/** Every n of 0..count-1 is present; returns how many extra copies there are. */
+function expectAllOnce(ns: number[], count: number): number {
+  const seen = new Set(ns);
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
+  expect(missing.slice(0, 10), `${missing.length} lost`).toEqual([]);
+  expect(ns.every((n) => n >= 0 && n < count)).toBe(true);
+  return ns.length - seen.size;
+}
+
+async function stopHost(h: RunningChild): Promise<void> {
+  h.child.kill('SIGTERM');
+  const { code } = await h.exit;
+  expect(code, h.stderr()).toBe(0);
+}
+
+describe('nats source: many wparse hosts on one stream', () => {
+  it('two hosts share the work and their sinks hold every published line exactly once', async () => {
+    cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
+    const roots = [host({ urls: cluster.urls }), host({ urls: cluster.urls })];
+    const init = cli('wproj', ['nats', 'init', '-w', roots[0]!]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toMatch(/stream IN created \(subjects in\.lines, replicas 3/);
+    expect(cli('wproj', ['nats', 'init', '-w', roots[1]!]).stdout).toMatch(/stream IN exists/);
+    const hosts = await startHosts(roots);
+    const N = 10_000;
+    const nc = await cluster.connect();
+    await publishLines(nc, 'in.lines', lines(N));
+    await eventually('every line delivered', () => appNs(roots[0]!).length + appNs(roots[1]!).length >= N);
+    for (const h of hosts) await stopHost(h);
+    const [a, b] = roots.map(appNs) as [number[], number[]];
+    expect(a.length, 'host A got work').toBeGreaterThan(0);
+    expect(b.length, 'host B got work').toBeGreaterThan(0);
+    expect(expectAllOnce([...a, ...b], N)).toBe(0);
+    const jsm = await jetstreamManager(nc);
+    await eventually('consumer fully acked', async () => {
+      const ci = await jsm.consumers.info('IN', 'wparse');
+      return ci.num_pending === 0 && ci.num_ack_pending === 0;
+    }, 10_000);
+    await nc.close();
+  }, 120_000);
+
+  it('fails clearly without the stream; uses an existing consumer unchanged, warning of each difference; wparse batch ends when the stream is drained', async () => {
+    cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
+    const root = host({ urls: cluster.urls });
+    const early = cli('wparse', ['batch', '-w', root]);
+    expect(early.code, 'no stream yet').toBe(3);
+    expect(early.stdout + early.stderr).toContain('stream IN does not exist (create it with `wproj nats init`)');
+    expect(cli('wproj', ['nats', 'init', '-w', root]).code).toBe(0);
+    const nc = await cluster.connect();
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.add('IN', { durable_name: 'wparse', ack_policy: AckPolicy.Explicit, ack_wait: nanos(10_000), max_ack_pending: 1000, filter_subject: 'in.lines' });
+    await publishLines(nc, 'in.lines', lines(1000));
+    const r = cli('wparse', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(new Set(appNs(root)).size).toBe(1000);
+    expect(expectAllOnce(appNs(root), 1000)).toBe(0);
+    const warn = logOf(root).split('\n').find((l) => l.includes('nats consumer exists with other settings'));
+    expect(warn).toMatch(/ack_wait: has 10000000000, config says 30000000000/);
+    expect(warn).toMatch(/max_ack_pending: has 1000, config says 5000/);
+    const ci = await jsm.consumers.info('IN', 'wparse');
+    expect(ci.config.ack_wait).toBe(nanos(10_000));
+    await nc.close();
+  }, 120_000);
+
+  it('a host that stops early (-n) naks what it fetched and did not commit: the next host gets it at once, not after ack_wait', async () => {
+    cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
+    const root = host({ urls: cluster.urls, ackWaitMs: 60_000, batch: 200 });
+    expect(cli('wproj', ['nats', 'init', '-w', root]).code).toBe(0);
+    const nc = await cluster.connect();
+    await publishLines(nc, 'in.lines', lines(1000));
+    await nc.close();
+    const first = cli('wparse', ['batch', '-n', '300', '-w', root]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(appNs(root)).toHaveLength(300);
+    const t0 = Date.now();
+    const rest = cli('wparse', ['batch', '-w', root]);
+    expect(rest.code, rest.stderr).toBe(0);
+    expect(Date.now() - t0, 'no wait for ack_wait (60 s)').toBeLessThan(30_000);
+    expect(expectAllOnce(appNs(root), 1000)).toBe(0);
+  }, 120_000);
+
+  it('kill -9 of the stream leader node mid-run, then restart: no line lost', async () => {
+    cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
+    const root = host({ urls: cluster.urls });
+    expect(cli('wproj', ['nats', 'init', '-w', root]).code).toBe(0);
+    const [h] = await startHosts([root]);
+    const N = 12_000;
+    const nc = await cluster.connect();
+    const publishing = publishLines(nc, 'in.lines', lines(N));
+    await eventually('a quarter delivered', () => appNs(root).length >= N / 4);
+    const leader = await cluster.streamLeader('IN');
+    await cluster.kill(leader);
+    const before = appNs(root).length;
+    await eventually('progress with the leader dead', () => appNs(root).length >= before + 1000);
+    await cluster.restart(leader);
+    await publishing;
+    await eventually('every line delivered', () => new Set(appNs(root)).size >= N, 90_000);
+    await stopHost(h!);
+    const dups = expectAllOnce(appNs(root), N);
+    // acks lost with the killed node come back as redeliveries: bounded by what was in flight
+    expect(dups).toBeLessThanOrEqual(2 * 200);
+    await nc.close();
+  }, 150_000);
+
+  it('kill -9 of one wparse host: the other gets its unacked messages after ack_wait, nothing lost, no duplicate in the nats sink', async () => {
+    cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
+    const batch = 200;
+    const metricsPort = await freePort();
+    const roots = [host({ urls: cluster.urls, ackWaitMs: 2000, batch, natsSink: true }), host({ urls: cluster.urls, ackWaitMs: 2000, batch, natsSink: true, metricsPort })];
+    expect(cli('wproj', ['nats', 'init', '-w', roots[0]!]).code).toBe(0);
+    const [a, b] = await startHosts(roots);
+    const N = 6000;
+    const nc = await cluster.connect();
+    const publishing = publishLines(nc, 'in.lines', lines(N));
+    await eventually('host A has delivered some', () => appNs(roots[0]!).length >= 500);
+    a!.child.kill('SIGKILL');
+    await a!.exit;
+    await publishing;
+    await eventually('every line delivered', () => new Set([...appNs(roots[0]!), ...appNs(roots[1]!)]).size >= N, 90_000);
+    const metric = async (name: string): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return Number(new RegExp(`^${name}\\{source="bus"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    };
+    await eventually('every record of B acked', async () => (await metric('wparse_nats_acked_total')) === appNs(roots[1]!).length, 10_000);
+    expect(await metric('wparse_nats_redelivered_total'), "A's unacked messages came to B").toBeGreaterThan(0);
+    expect(await metric('wparse_nats_fetched_total')).toBeGreaterThanOrEqual(appNs(roots[1]!).length);
+    expect(await metric('wparse_nats_pending')).toBe(0);
+    await stopHost(b!);
+    const dups = expectAllOnce([...appNs(roots[0]!), ...appNs(roots[1]!)], N);
+    expect(dups, 'file sink: at most the batch in flight at the kill').toBeLessThanOrEqual(batch);
+    const out = (await readStream(nc, 'OUT')).map((l) => (JSON.parse(l) as { n: number }).n);
+    expect(expectAllOnce(out, N), 'nats sink: duplicates dropped by Nats-Msg-Id').toBe(0);
+    expect(out).toHaveLength(N);
+    await nc.close();
+  }, 150_000);
+});
