@@ -45,7 +45,7 @@ function host(o: HostOpts): string {
     '    - name: main\n      connect: file_json\n      params: { file: app.json }\n' +
     (o.natsSink ? '    - name: bus\n      connect: nats_out\n' : '');
   const root = makeWorkRoot(tmpDir('nats-host-'), {
-    engine: `version: 1\nrescue: { durability: fsync }\n${o.metricsPort ? `metrics: { listen: "127.0.0.1:${o.metricsPort}" }\n` : ''}`,
+    engine: `version: 1\nrescue: { durability: fsync }\n${o.metricsPort ? `metrics: { wparse: { listen: "127.0.0.1:${o.metricsPort}" } }\n` : ''}`,
     connectors:
       'connectors:\n  - id: file_json\n    type: file\n    params: { base: ./data/out_dat, file: out.json, fmt: json }\n    allow_override: [file]\n' +
       `  - id: nats_out\n    type: nats\n    params: { servers: ${servers}, stream: OUT, subject: out.records, timeout_ms: 2000 }\n`,
