@@ -2,13 +2,16 @@ import type { SinkTypeSpec } from '../contract.js';
 import { FORMATS, type FormatName } from '../format.js';
 import { TcpSink } from './tcp-sink.js';
 
-/** `type: tcp`: newline-delimited records to host:port, with a resend window (SPEC section 3). */
+/**
+ * `type: tcp`: newline-delimited records to host:port, with a resend window (SPEC section 3) of at
+ * least what the kernel may still hold; `resend_window` only raises it.
+ */
 export const tcpSinkType: SinkTypeSpec = {
   params: {
     host: { schema: { kind: 'string' }, default: '127.0.0.1' },
     port: { schema: { kind: 'int', min: 1, max: 65535 }, required: true },
     fmt: { schema: { kind: 'string', enum: FORMATS }, default: 'json' },
-    resend_window: { schema: { kind: 'int', min: 0 }, default: 4 * 1024 * 1024 },
+    resend_window: { schema: { kind: 'int', min: 0 }, default: 0 },
     timeout_ms: { schema: { kind: 'int', min: 1 }, default: 5000 },
   },
   create: (p) =>

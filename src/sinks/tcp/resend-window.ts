@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import type { SinkEntry } from '../../record.js';
+
+/**
+ * The bytes a TCP connection may still lose after the kernel took them: the sender's send buffer
+ * (unsent and unacknowledged bytes) plus the peer's receive buffer (acknowledged, not yet read by
+ * the peer; a peer that closes with unread data resets and drops it). Node has no SO_SNDBUF
+ * getter, and both buffers autotune, so the bound is their ceiling: the largest of `tcp_wmem` max
+ * and twice `net.core.wmem_max` (what an explicit SO_SNDBUF may reach), the same for the receive
+ * side (exact on loopback, where the peer is this kernel; for a remote peer, this host's setting
+ * stands in for the peer's), plus a margin for skb accounting slack. Read once per process.
+ * Where /proc is missing (not Linux) a generous 64 MiB is assumed.
+ */
+export const KERNEL_BOUND_MARGIN = 1024 * 1024;
+const FALLBACK = 64 * 1024 * 1024;
+let cached: number | undefined;
+
+export function kernelBufferBound(): number {
+  return (cached ??= computeKernelBufferBound((f) => readFileSync(f, 'utf8')));
+}
+
+/** The bound from sysctl files read through `readProc` (tests pass their own values). */
+export function computeKernelBufferBound(readProc: (file: string) => string): number {
+  const max = (file: string, field: number): number => {
+    const v = Number(readProc(file).trim().split(/\s+/)[field]);
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`unreadable ${file}`);
+    return v;
+  };
+  try {
+    const snd = Math.max(max('/proc/sys/net/ipv4/tcp_wmem', 2), 2 * max('/proc/sys/net/core/wmem_max', 0));
+    const rcv = Math.max(max('/proc/sys/net/ipv4/tcp_rmem', 2), 2 * max('/proc/sys/net/core/rmem_max', 0));
+    return snd + rcv + KERNEL_BOUND_MARGIN;
+  } catch {
+    return FALLBACK;
+  }
+}
+
+interface SentBatch {
+  entries: SinkEntry[];
+  /** Bytes written on the connection up to and including this batch. */
+  end: number;
+}
+
+/**
+ * Batches written to a connection that the sink cannot vouch for yet. A batch is confirmed once
+ * `limit` more bytes have been written after its last byte: by then the kernel has sent it and
+ * the peer has read it, since the buffers between cannot hold `limit` bytes. Kept per batch (a
+ * reference to the batch's own array, no copy) in an array read from a moving head that is
+ * compacted now and then, so the hot path is O(1) per batch, never per line.
+ */
+export class ResendWindow {
+  private batches: SentBatch[] = [];
+  private head = 0;
+  private count = 0;
+  private written = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** Entries written but not yet confirmed. */
+  get unconfirmed(): number {
+    return this.count;
+  }
+
+  /**
+   * Records a written batch of `bytes` bytes and confirms what is now more than `limit` bytes
+   * behind the kernel's side: `notInKernel` bytes of what was written still wait in the process.
+   */
+  push(entries: SinkEntry[], bytes: number, notInKernel = 0): void {
+    this.written += bytes;
+    this.batches.push({ entries, end: this.written });
+    this.count += entries.length;
+    const confirmedUpTo = this.written - notInKernel - this.limit;
+    while (this.head < this.batches.length && this.batches[this.head]!.end <= confirmedUpTo) {
+      this.count -= this.batches[this.head]!.entries.length;
+      this.batches[this.head++] = undefined as unknown as SentBatch; // let the entries go
+    }
+    if (this.head > 1024 && this.head * 2 > this.batches.length) {
+      this.batches = this.batches.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Every unconfirmed entry, oldest first; the window is empty afterwards (a new connection starts at 0). */
+  takeAll(): SinkEntry[] {
+    const out: SinkEntry[] = [];
+    for (let i = this.head; i < this.batches.length; i++) for (const e of this.batches[i]!.entries) out.push(e);
+    this.clear();
+    return out;
+  }
+
+  /** Everything written is confirmed (the peer closed cleanly after reading it all). */
+  clear(): void {
+    this.batches = [];
+    this.head = 0;
+    this.count = 0;
+    this.written = 0;
+  }
+}
