@@ -11,7 +11,7 @@ export const tcpSinkType: SinkTypeSpec = {
     host: { schema: { kind: 'string' }, default: '127.0.0.1' },
     port: { schema: { kind: 'int', min: 1, max: 65535 }, required: true },
     fmt: { schema: { kind: 'string', enum: FORMATS }, default: 'json' },
-    resend_window: { schema: { kind: 'int', min: 0 }, default: 0 },
+    resend_window: { schema: { kind: 'int', min: 0 }, default: 4 * 1024 * 1024 },
     timeout_ms: { schema: { kind: 'int', min: 1 }, default: 5000 },
   },
   create: (p) =>

@@ -1,0 +1,119 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SinkEntry } from '../../src/record.js';
+import { computeKernelBufferBound, KERNEL_BOUND_MARGIN, ResendWindow } from '../../src/sinks/tcp/resend-window.js';
+import { TcpSink } from '../../src/sinks/tcp/tcp-sink.js';
+import { LineListener, type ConnectionPlan } from '../helpers/tcp-listener.js';
+import { until } from '../helpers/until.js';
+
+const entries = (from: number, n: number): SinkEntry[] => Array.from({ length: n }, (_, i) => ({ id: `s:${from + i}`, kind: 'record', record: { n: from + i } }));
+const ns = (es: SinkEntry[]): number[] => es.map((e) => e.record!.n as number);
+
+describe('ResendWindow', () => {
+  it('confirms a batch once `limit` bytes were written after it, and hands back the rest oldest first', () => {
+    const w = new ResendWindow(100);
+    w.push(entries(0, 2), 60);
+    w.push(entries(2, 2), 60);
+    expect(w.unconfirmed).toBe(4); // 60 bytes after the first batch: not yet
+    w.push(entries(4, 1), 40);
+    expect(w.unconfirmed).toBe(3); // 100 bytes after the first batch: confirmed
+    w.push(entries(5, 1), 10, 50); // 50 of the written bytes still in the process: they confirm nothing
+    expect(w.unconfirmed).toBe(4);
+    expect(ns(w.takeAll())).toEqual([2, 3, 4, 5]);
+    expect(w.unconfirmed).toBe(0);
+  });
+
+  it('stays O(1) per batch over many batches (compaction keeps the order)', () => {
+    const w = new ResendWindow(1000);
+    for (let i = 0; i < 5000; i++) w.push(entries(i, 1), 10);
+    expect(w.unconfirmed).toBe(100);
+    expect(ns(w.takeAll())).toEqual(Array.from({ length: 100 }, (_, i) => 4900 + i));
+  });
+});
+
+describe('computeKernelBufferBound', () => {
+  it('adds the largest send and receive buffers and a margin; falls back when /proc is missing', () => {
+    const proc: Record<string, string> = {
+      '/proc/sys/net/ipv4/tcp_wmem': '4096\t16384\t4194304\n',
+      '/proc/sys/net/ipv4/tcp_rmem': '4096\t131072\t33554432\n',
+      '/proc/sys/net/core/wmem_max': '8388608\n',
+      '/proc/sys/net/core/rmem_max': '212992\n',
+    };
+    expect(computeKernelBufferBound((f) => proc[f]!)).toBe(2 * 8388608 + 33554432 + KERNEL_BOUND_MARGIN);
+    expect(
+      computeKernelBufferBound(() => {
+        throw new Error('ENOENT');
+      }),
+    ).toBe(64 * 1024 * 1024);
+  });
+});
+
+describe('TcpSink against a real listener', () => {
+  const open: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    for (const o of open.splice(0)) await o.close();
+  });
+  const listen = async (plan: ConnectionPlan[] = []): Promise<{ l: LineListener; port: number }> => {
+    const l = new LineListener(plan);
+    open.push(l);
+    return { l, port: await l.listen() };
+  };
+  const sink = (port: number, kernelBound = 1 << 30, timeoutMs = 5000): TcpSink =>
+    new TcpSink({ host: '127.0.0.1', port, fmt: 'json', resendWindow: 0, timeoutMs, kernelBound });
+
+  it('keeps every line unconfirmed until flush, which confirms them once the peer closes cleanly', async () => {
+    const { l, port } = await listen();
+    const s = sink(port);
+    await s.open();
+    expect(await s.write(entries(0, 100))).toEqual({ status: 'ok' });
+    expect(await s.write(entries(100, 100))).toEqual({ status: 'ok' });
+    expect(s.unconfirmed()).toBe(200);
+    expect(await s.flush()).toEqual({ status: 'ok' });
+    expect(s.unconfirmed()).toBe(0);
+    expect(l.ns()).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(await s.write(entries(200, 1))).toEqual({ status: 'ok' }); // a new connection
+    expect(l.connections).toBe(2);
+    await s.close();
+  });
+
+  it('confirms lines once the window of later bytes was written (a small kernel bound)', async () => {
+    const { port } = await listen();
+    const s = sink(port, 1000);
+    for (let i = 0; i < 20; i++) await s.write(entries(i * 10, 10)); // 100 bytes a batch
+    expect(s.unconfirmed()).toBeLessThan(200);
+    expect(s.unconfirmed()).toBeGreaterThanOrEqual(100);
+    await s.close();
+  });
+
+  it('a reset is one failure: every unconfirmed line comes back in resend, the next write connects afresh', async () => {
+    const { l, port } = await listen([{ resetAfterBytes: 500 }]);
+    const s = sink(port);
+    const outcomes = [];
+    for (let i = 0; i < 40; i++) {
+      outcomes.push(await s.write(entries(i * 10, 10)));
+      if (i === 5) await until(() => l.resets === 1);
+    }
+    const failed = outcomes.filter((o) => o.status === 'unavailable');
+    expect(failed).toHaveLength(1);
+    const f = failed[0]!;
+    if (f.status !== 'unavailable') throw new Error('unreachable');
+    const failedAt = outcomes.indexOf(f);
+    expect(ns(f.resend ?? [])).toEqual(Array.from({ length: failedAt * 10 }, (_, i) => i)); // all sent on the reset connection
+    expect(await s.flush()).toEqual({ status: 'ok' });
+    expect(l.connections).toBe(2);
+    const got = new Set(l.ns());
+    for (let n = failedAt * 10 + 10; n < 400; n++) expect(got.has(n)).toBe(true);
+  });
+
+  it('flush against a peer that never closes: unavailable after timeout_ms, the tail in resend', async () => {
+    const conns: net.Socket[] = [];
+    const server = net.createServer({ allowHalfOpen: true }, (c) => conns.push(c.on('data', () => undefined)));
+    open.push({ close: () => new Promise<void>((r) => (conns.forEach((c) => c.destroy()), server.close(() => r()))) });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const s = sink((server.address() as net.AddressInfo).port, 1 << 30, 200);
+    expect(await s.write(entries(0, 5))).toEqual({ status: 'ok' });
+    const f = await s.flush();
+    expect(f.status).toBe('unavailable');
+    if (f.status === 'unavailable') expect(ns(f.resend ?? [])).toEqual([0, 1, 2, 3, 4]);
+  });
+});
