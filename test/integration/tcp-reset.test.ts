@@ -43,6 +43,7 @@ describe('wparse into a tcp listener that resets', () => {
     ['after 300 kB, three connections in a row', [{ resetAfterBytes: 3e5 }, { resetAfterBytes: 3e5 }, { resetAfterBytes: 3e5 }]],
     ['after a 300 ms pause (buffers full), four connections after 200 kB each', Array.from({ length: 4 }, () => ({ pauseMs: 300, resetAfterBytes: 2e5 }))],
     ['after reading 2 MB (its buffers grown), a 300 ms pause, twice', Array.from({ length: 2 }, () => ({ pauseAtBytes: 2e6, pauseMs: 300, resetAfterBytes: 2e6 }))],
+    ['after reading 6 MB (past the point where the kernel queues confirm lines), a 300 ms pause', [{ pauseAtBytes: 6e6, pauseMs: 300, resetAfterBytes: 6e6 }]],
     ['at once after a pause, three times in a row', [{ pauseMs: 300, resetAfterBytes: 0 }, { resetAfterBytes: 0 }, { resetAfterBytes: 0 }]],
   ];
   for (const [name, plan] of cases) {
@@ -73,6 +74,7 @@ describe('wprescue into a tcp listener that resets while it replays', () => {
     ['after 1 MB, twice', [{ resetAfterBytes: 1e6 }, { resetAfterBytes: 1e6 }]],
     ['after a 300 ms pause, twice', [{ pauseMs: 300, resetAfterBytes: 1e6 }, { pauseMs: 300, resetAfterBytes: 0 }]],
     ['after reading 2 MB, a 300 ms pause, twice', Array.from({ length: 2 }, () => ({ pauseAtBytes: 2e6, pauseMs: 300, resetAfterBytes: 2e6 }))],
+    ['after reading 5 MB (past the point where the kernel queues confirm lines), a 300 ms pause', [{ pauseAtBytes: 5e6, pauseMs: 300, resetAfterBytes: 5e6 }]],
     ['four times in a row with max_retry 5: no job dead', Array.from({ length: 4 }, () => ({ resetAfterBytes: 0 }))],
   ];
   for (const [name, plan] of cases) {

@@ -1,9 +1,11 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SinkEntry } from '../../src/record.js';
+import { hexEndpoint, readSocketQueues } from '../../src/sinks/tcp/kernel-queues.js';
 import { computeKernelBufferBound, KERNEL_BOUND_MARGIN, ResendWindow } from '../../src/sinks/tcp/resend-window.js';
 import { TcpSink } from '../../src/sinks/tcp/tcp-sink.js';
 import { LineListener, type ConnectionPlan } from '../helpers/tcp-listener.js';
+import { compareNs } from '../helpers/outputs.js';
 import { until } from '../helpers/until.js';
 
 const entries = (from: number, n: number): SinkEntry[] => Array.from({ length: n }, (_, i) => ({ id: `s:${from + i}`, kind: 'record', record: { n: from + i } }));
@@ -44,7 +46,34 @@ describe('computeKernelBufferBound', () => {
       computeKernelBufferBound(() => {
         throw new Error('ENOENT');
       }),
-    ).toBe(64 * 1024 * 1024);
+    ).toBe(64 * 1024 * 1024 + KERNEL_BOUND_MARGIN);
+  });
+});
+
+describe('readSocketQueues', () => {
+  const table = [
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1668 1',
+    '   1: 0100007F:B5DC 0100007F:1F90 01 00012000:00000000 00:00000000 00000000     0        0 11 1',
+    '   2: 0100007F:1F90 0100007F:B5DC 01 00000000:00034000 00:00000000 00000000     0        0 12 1',
+  ].join('\n');
+  const local = { address: '127.0.0.1', port: 0xb5dc };
+  const remote = { address: '127.0.0.1', port: 0x1f90 };
+
+  it('reads our unacknowledged bytes and the unread bytes of the loopback peer', () => {
+    expect(hexEndpoint('127.0.0.1', 8080, 'IPv4')).toBe('0100007F:1F90');
+    expect(readSocketQueues(local, remote, 'IPv4', () => table)).toEqual({ tx: 0x12000, peerRx: 0x34000 });
+  });
+
+  it('a remote peer: tx only; no table or no socket: undefined (the static bound stays)', () => {
+    expect(readSocketQueues(local, { address: '10.0.0.9', port: 0x1f90 }, 'IPv4', () => table)).toBeUndefined();
+    const remoteTable = table.replace('0100007F:1F90 01 0001', '0900000A:1F90 01 0001');
+    expect(readSocketQueues(local, { address: '10.0.0.9', port: 0x1f90 }, 'IPv4', () => remoteTable)).toEqual({ tx: 0x12000, peerRx: undefined });
+    expect(
+      readSocketQueues(local, remote, 'IPv4', () => {
+        throw new Error('ENOENT');
+      }),
+    ).toBeUndefined();
   });
 });
 
@@ -83,6 +112,35 @@ describe('TcpSink against a real listener', () => {
     expect(s.unconfirmed()).toBeLessThan(200);
     expect(s.unconfirmed()).toBeGreaterThanOrEqual(100);
     await s.close();
+  });
+
+  it('a peer that keeps up: the queues of the kernel confirm lines long before the static window would', async () => {
+    const { l, port } = await listen();
+    const s = sink(port); // a 1 GiB static bound: only the probe can confirm anything
+    const line = 'x'.repeat(200);
+    const batch = (from: number): SinkEntry[] => Array.from({ length: 500 }, (_, i) => ({ id: `s:${from + i}`, kind: 'record', record: { n: from + i, line } }));
+    for (let i = 0; i < 200; i++) expect(await s.write(batch(i * 500))).toEqual({ status: 'ok' }); // about 21 MB
+    expect(s.unconfirmed() * 215).toBeLessThan(12 * 1024 * 1024);
+    expect(await s.flush()).toEqual({ status: 'ok' });
+    expect(l.lines).toHaveLength(100_000);
+  });
+
+  it('a peer that stops reading after 5 MB and resets: the lines confirmed by the kernel queues were all read, the rest come back', async () => {
+    const { l, port } = await listen([{ pauseAtBytes: 5e6, pauseMs: 300, resetAfterBytes: 5e6 }]);
+    const s = sink(port);
+    const line = 'x'.repeat(200);
+    let failed: SinkEntry[] | undefined;
+    for (let i = 0; i < 200 && !failed; i++) {
+      const batch = Array.from({ length: 500 }, (_, k): SinkEntry => ({ id: `s:${i * 500 + k}`, kind: 'record', record: { n: i * 500 + k, line } }));
+      const o = await s.write(batch);
+      if (o.status === 'unavailable') failed = [...(o.resend ?? []), ...batch];
+    }
+    expect(l.resets).toBe(1);
+    const { missing } = compareNs(
+      Array.from({ length: ns(failed!).at(-1)! + 1 }, (_, i) => i),
+      [...l.ns(), ...ns(failed!)],
+    );
+    expect(missing).toEqual([]);
   });
 
   it('a reset is one failure: every unconfirmed line comes back in resend, the next write connects afresh', async () => {

@@ -12,27 +12,39 @@ import type { SinkEntry } from '../../record.js';
  * Where /proc is missing (not Linux) a generous 64 MiB is assumed.
  */
 export const KERNEL_BOUND_MARGIN = 1024 * 1024;
-const FALLBACK = 64 * 1024 * 1024;
-let cached: number | undefined;
+const FALLBACK = { send: 32 * 1024 * 1024, receive: 32 * 1024 * 1024 };
+let cached: { send: number; receive: number } | undefined;
 
-export function kernelBufferBound(): number {
-  return (cached ??= computeKernelBufferBound((f) => readFileSync(f, 'utf8')));
+/** This host's largest send and receive buffers (read once per process). */
+export function kernelBuffers(): { send: number; receive: number } {
+  return (cached ??= computeKernelBuffers((f) => readFileSync(f, 'utf8')));
 }
 
-/** The bound from sysctl files read through `readProc` (tests pass their own values). */
-export function computeKernelBufferBound(readProc: (file: string) => string): number {
+export function kernelBufferBound(): number {
+  const { send, receive } = kernelBuffers();
+  return send + receive + KERNEL_BOUND_MARGIN;
+}
+
+/** The buffers from sysctl files read through `readProc` (tests pass their own values). */
+export function computeKernelBuffers(readProc: (file: string) => string): { send: number; receive: number } {
   const max = (file: string, field: number): number => {
     const v = Number(readProc(file).trim().split(/\s+/)[field]);
     if (!Number.isFinite(v) || v <= 0) throw new Error(`unreadable ${file}`);
     return v;
   };
   try {
-    const snd = Math.max(max('/proc/sys/net/ipv4/tcp_wmem', 2), 2 * max('/proc/sys/net/core/wmem_max', 0));
-    const rcv = Math.max(max('/proc/sys/net/ipv4/tcp_rmem', 2), 2 * max('/proc/sys/net/core/rmem_max', 0));
-    return snd + rcv + KERNEL_BOUND_MARGIN;
+    return {
+      send: Math.max(max('/proc/sys/net/ipv4/tcp_wmem', 2), 2 * max('/proc/sys/net/core/wmem_max', 0)),
+      receive: Math.max(max('/proc/sys/net/ipv4/tcp_rmem', 2), 2 * max('/proc/sys/net/core/rmem_max', 0)),
+    };
   } catch {
     return FALLBACK;
   }
+}
+
+export function computeKernelBufferBound(readProc: (file: string) => string): number {
+  const { send, receive } = computeKernelBuffers(readProc);
+  return send + receive + KERNEL_BOUND_MARGIN;
 }
 
 interface SentBatch {
@@ -44,7 +56,8 @@ interface SentBatch {
 /**
  * Batches written to a connection that the sink cannot vouch for yet. A batch is confirmed once
  * `limit` more bytes have been written after its last byte: by then the kernel has sent it and
- * the peer has read it, since the buffers between cannot hold `limit` bytes. Kept per batch (a
+ * the peer has read it, since the buffers between cannot hold `limit` bytes; or earlier, when a
+ * measurement of the kernel's queues says so (`confirmThrough`). Kept per batch (a
  * reference to the batch's own array, no copy) in an array read from a moving head that is
  * compacted now and then, so the hot path is O(1) per batch, never per line.
  */
@@ -53,6 +66,7 @@ export class ResendWindow {
   private head = 0;
   private count = 0;
   private written = 0;
+  private confirmedEnd = 0;
 
   constructor(readonly limit: number) {}
 
@@ -69,9 +83,24 @@ export class ResendWindow {
     this.written += bytes;
     this.batches.push({ entries, end: this.written });
     this.count += entries.length;
-    const confirmedUpTo = this.written - notInKernel - this.limit;
-    while (this.head < this.batches.length && this.batches[this.head]!.end <= confirmedUpTo) {
+    this.confirmThrough(this.written - notInKernel - this.limit);
+  }
+
+  /** Bytes written on this connection (those still in the process included). */
+  get writtenBytes(): number {
+    return this.written;
+  }
+
+  /** Bytes of the unconfirmed batches. */
+  get unconfirmedBytes(): number {
+    return this.head < this.batches.length ? this.written - this.confirmedEnd : 0;
+  }
+
+  /** Confirms every batch whose last byte is at or before `offset` (a measurement said it was read). */
+  confirmThrough(offset: number): void {
+    while (this.head < this.batches.length && this.batches[this.head]!.end <= offset) {
       this.count -= this.batches[this.head]!.entries.length;
+      this.confirmedEnd = this.batches[this.head]!.end;
       this.batches[this.head++] = undefined as unknown as SentBatch; // let the entries go
     }
     if (this.head > 1024 && this.head * 2 > this.batches.length) {
@@ -94,5 +123,6 @@ export class ResendWindow {
     this.head = 0;
     this.count = 0;
     this.written = 0;
+    this.confirmedEnd = 0;
   }
 }

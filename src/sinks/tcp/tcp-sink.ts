@@ -2,7 +2,16 @@ import net from 'node:net';
 import { OK, unavailable, type SinkBackend, type WriteOutcome } from '../contract.js';
 import type { SinkEntry } from '../../record.js';
 import { createFormatter, type FormatName, type LineFormatter } from '../format.js';
-import { kernelBufferBound, ResendWindow } from './resend-window.js';
+import { readSocketQueues } from './kernel-queues.js';
+import { KERNEL_BOUND_MARGIN, kernelBufferBound, kernelBuffers, ResendWindow } from './resend-window.js';
+
+/**
+ * Above this many unconfirmed bytes the sink asks the kernel what it really holds (Linux socket
+ * tables), once per PROBE_EVERY bytes written: a peer that keeps up then costs a few MiB of
+ * window instead of the buffers' ceiling (tens of MiB of records held in memory).
+ */
+const PROBE_ABOVE = 4 * 1024 * 1024;
+const PROBE_EVERY = 1024 * 1024;
 
 export interface TcpSinkConfig {
   host: string;
@@ -11,7 +20,7 @@ export interface TcpSinkConfig {
   /** Lower limit of the resend window in bytes; the window is never smaller than the kernel bound. */
   resendWindow: number;
   timeoutMs: number;
-  /** The kernel bound (send + receive buffers); injected by tests, read from /proc by default. */
+  /** The kernel bound (send + receive buffers, also the receive side of a probe); injected by tests, read from /proc by default. */
   kernelBound?: number;
 }
 
@@ -45,18 +54,22 @@ function onceDrainOrClose(conn: Connection, resolve: () => void): void {
  * its receive buffer and in ours. So a written batch stays unconfirmed (`unconfirmed()`) until
  * more bytes than those buffers can hold have been written after it; on a failure every
  * unconfirmed entry goes back in `resend` and is rescued (wparse) or re-read from the checkpoint
- * (wprescue). `flush()` confirms the tail by ending the connection and waiting for the peer to
- * close it cleanly, which it does only after reading everything up to our FIN.
+ * (wprescue). On Linux the kernel's own queues (`probe`) confirm lines sooner, so memory follows
+ * what the buffers really hold. `flush()` confirms the tail by ending the connection and waiting
+ * for the peer to close it cleanly, which it does only after reading everything up to our FIN.
  */
 export class TcpSink implements SinkBackend {
   readonly type = 'tcp';
   private conn: Connection | undefined;
   private readonly window: ResendWindow;
   private readonly format: LineFormatter;
+  private readonly receiveBound: number;
+  private nextProbeAt = 0;
 
   constructor(private readonly config: TcpSinkConfig) {
     this.format = createFormatter(config.fmt);
     this.window = new ResendWindow(Math.max(config.resendWindow, config.kernelBound ?? kernelBufferBound()));
+    this.receiveBound = config.kernelBound ?? kernelBuffers().receive;
   }
 
   /** Bytes after which a written line counts as delivered. */
@@ -91,6 +104,7 @@ export class TcpSink implements SinkBackend {
     );
     this.conn?.socket.destroy();
     this.conn = conn;
+    this.nextProbeAt = 0;
   }
 
   async write(entries: SinkEntry[]): Promise<WriteOutcome> {
@@ -111,7 +125,22 @@ export class TcpSink implements SinkBackend {
     if (!conn.socket.write(buf)) await new Promise<void>((resolve) => onceDrainOrClose(conn, resolve));
     if (conn.failure) return this.fail(conn.failure);
     this.window.push(entries, buf.length, conn.socket.writableLength);
+    if (this.window.unconfirmedBytes > PROBE_ABOVE && this.window.writtenBytes >= this.nextProbeAt) this.probe(conn.socket);
     return OK;
+  }
+
+  /**
+   * Confirms what the kernel no longer holds: our unacknowledged bytes plus the peer's unread ones
+   * (the largest receive buffer when the peer is not on this host), plus the margin. Bytes still in
+   * Node's buffer are taken before the table is read, so a racing write only makes it stricter.
+   */
+  private probe(s: net.Socket): void {
+    this.nextProbeAt = this.window.writtenBytes + PROBE_EVERY;
+    if (!s.localAddress || !s.remoteAddress || s.localPort === undefined || s.remotePort === undefined) return;
+    const inKernel = this.window.writtenBytes - s.writableLength;
+    const q = readSocketQueues({ address: s.localAddress, port: s.localPort }, { address: s.remoteAddress, port: s.remotePort }, s.remoteFamily ?? 'IPv4');
+    if (!q) return;
+    this.window.confirmThrough(inKernel - q.tx - (q.peerRx ?? this.receiveBound) - KERNEL_BOUND_MARGIN);
   }
 
   unconfirmed(): number {
