@@ -7,6 +7,8 @@ export interface ConnectionPlan {
   pauseAtBytes?: number;
   /** Resets (RST) the connection once it has read this many bytes (0: right after the pause). */
   resetAfterBytes?: number;
+  /** Resets instead of closing when the sender ends the stream (a peer that dies at the very end). */
+  resetOnEnd?: boolean;
 }
 
 /**
@@ -77,6 +79,7 @@ export class LineListener {
       if (plan.pauseMs && !paused && read >= (plan.pauseAtBytes ?? 0)) pause();
       else if (limit !== undefined && read >= limit) resetNow();
     });
+    if (plan.resetOnEnd) s.on('end', () => !reset && resetNow());
     if (plan.pauseMs && !plan.pauseAtBytes) pause();
     else if (limit === 0) resetNow();
   }
