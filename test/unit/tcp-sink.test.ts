@@ -25,6 +25,21 @@ describe('ResendWindow', () => {
     expect(w.unconfirmed).toBe(0);
   });
 
+  it('rebuilds json batches kept as bytes and ids into the same entries, in order with plain ones', () => {
+    const w = new ResendWindow(1 << 20);
+    const recs = [{ n: 1, msg: 'a "quoted", ünïcode\\ line', ok: true, nil: null, f: 1.5 }, { n: 2 }];
+    const json = recs.map((r) => `${JSON.stringify(r)}\n`).join('');
+    w.push({ json: Buffer.from(json), ids: 's:1\ns:2', count: 2 }, json.length);
+    const raw: SinkEntry = { id: 's:3', kind: 'raw', raw: 'garbage' };
+    w.push([raw], 8);
+    expect(w.unconfirmed).toBe(3);
+    expect(w.takeAll()).toEqual([
+      { id: 's:1', kind: 'record', record: recs[0], json: JSON.stringify(recs[0]) },
+      { id: 's:2', kind: 'record', record: recs[1], json: JSON.stringify(recs[1]) },
+      raw,
+    ]);
+  });
+
   it('stays O(1) per batch over many batches (compaction keeps the order)', () => {
     const w = new ResendWindow(1000);
     for (let i = 0; i < 5000; i++) w.push(entries(i, 1), 10);

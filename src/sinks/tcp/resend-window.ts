@@ -47,10 +47,32 @@ export function computeKernelBufferBound(readProc: (file: string) => string): nu
   return send + receive + KERNEL_BOUND_MARGIN;
 }
 
+/**
+ * A written batch: its entries, or (json records, the common case) only the bytes written and the
+ * ids joined by `\n`, from which the entries are rebuilt on a reset. Two objects per batch instead
+ * of a record per line: records kept alive for the window's lifetime get promoted and collected
+ * as old objects, which cost the sink more than the whole write path.
+ */
+export type SentLines = SinkEntry[] | { json: Buffer; ids: string; count: number };
+
 interface SentBatch {
-  entries: SinkEntry[];
+  lines: SentLines;
+  count: number;
   /** Bytes written on the connection up to and including this batch. */
   end: number;
+}
+
+function expand(lines: SentLines, out: SinkEntry[]): void {
+  if (Array.isArray(lines)) {
+    for (const e of lines) out.push(e);
+    return;
+  }
+  const ids = lines.ids.split('\n');
+  const texts = lines.json.toString('utf8').split('\n');
+  for (let i = 0; i < lines.count; i++) {
+    const json = texts[i]!;
+    out.push({ id: ids[i]!, kind: 'record', record: JSON.parse(json) as SinkEntry['record'], json });
+  }
 }
 
 /**
@@ -79,10 +101,11 @@ export class ResendWindow {
    * Records a written batch of `bytes` bytes and confirms what is now more than `limit` bytes
    * behind the kernel's side: `notInKernel` bytes of what was written still wait in the process.
    */
-  push(entries: SinkEntry[], bytes: number, notInKernel = 0): void {
+  push(lines: SentLines, bytes: number, notInKernel = 0): void {
+    const count = Array.isArray(lines) ? lines.length : lines.count;
     this.written += bytes;
-    this.batches.push({ entries, end: this.written });
-    this.count += entries.length;
+    this.batches.push({ lines, count, end: this.written });
+    this.count += count;
     this.confirmThrough(this.written - notInKernel - this.limit);
   }
 
@@ -99,7 +122,7 @@ export class ResendWindow {
   /** Confirms every batch whose last byte is at or before `offset` (a measurement said it was read). */
   confirmThrough(offset: number): void {
     while (this.head < this.batches.length && this.batches[this.head]!.end <= offset) {
-      this.count -= this.batches[this.head]!.entries.length;
+      this.count -= this.batches[this.head]!.count;
       this.confirmedEnd = this.batches[this.head]!.end;
       this.batches[this.head++] = undefined as unknown as SentBatch; // let the entries go
     }
@@ -112,7 +135,7 @@ export class ResendWindow {
   /** Every unconfirmed entry, oldest first; the window is empty afterwards (a new connection starts at 0). */
   takeAll(): SinkEntry[] {
     const out: SinkEntry[] = [];
-    for (let i = this.head; i < this.batches.length; i++) for (const e of this.batches[i]!.entries) out.push(e);
+    for (let i = this.head; i < this.batches.length; i++) expand(this.batches[i]!.lines, out);
     this.clear();
     return out;
   }

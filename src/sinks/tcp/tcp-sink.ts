@@ -3,15 +3,21 @@ import { OK, unavailable, type SinkBackend, type WriteOutcome } from '../contrac
 import type { SinkEntry } from '../../record.js';
 import { createFormatter, type FormatName, type LineFormatter } from '../format.js';
 import { readSocketQueues } from './kernel-queues.js';
-import { KERNEL_BOUND_MARGIN, kernelBufferBound, kernelBuffers, ResendWindow } from './resend-window.js';
+import { kernelBufferBound, kernelBuffers, ResendWindow } from './resend-window.js';
 
 /**
- * Above this many unconfirmed bytes the sink asks the kernel what it really holds (Linux socket
- * tables), once per PROBE_EVERY bytes written: a peer that keeps up then costs a few MiB of
- * window instead of the buffers' ceiling (tens of MiB of records held in memory).
+ * Above PROBE_ABOVE unconfirmed bytes the sink asks the kernel what it really holds (Linux socket
+ * tables), once per PROBE_EVERY bytes written, so a peer that keeps up costs a window of about
+ * what sits in the buffers instead of their ceiling (tens of MiB of records kept alive, which the
+ * garbage collector pays for on every scavenge). PROBE_MARGIN covers bytes moving between the two
+ * sockets while the table is printed. The table's size grows with the host's sockets, so probes
+ * are also spaced to cost at most 5% of the time (and at least every 200 ms).
  */
-const PROBE_ABOVE = 4 * 1024 * 1024;
-const PROBE_EVERY = 1024 * 1024;
+const PROBE_ABOVE = 1024 * 1024;
+const PROBE_EVERY = 256 * 1024;
+const PROBE_MARGIN = 256 * 1024;
+const PROBE_TIME_SHARE = 20;
+const PROBE_MAX_GAP_MS = 200;
 
 export interface TcpSinkConfig {
   host: string;
@@ -65,6 +71,7 @@ export class TcpSink implements SinkBackend {
   private readonly format: LineFormatter;
   private readonly receiveBound: number;
   private nextProbeAt = 0;
+  private nextProbeTime = 0;
 
   constructor(private readonly config: TcpSinkConfig) {
     this.format = createFormatter(config.fmt);
@@ -105,6 +112,7 @@ export class TcpSink implements SinkBackend {
     this.conn?.socket.destroy();
     this.conn = conn;
     this.nextProbeAt = 0;
+    this.nextProbeTime = 0;
   }
 
   async write(entries: SinkEntry[]): Promise<WriteOutcome> {
@@ -118,14 +126,18 @@ export class TcpSink implements SinkBackend {
     const conn = this.conn!;
     if (conn.failure) return this.fail(conn.failure);
     let text = '';
-    for (const e of entries) text += `${this.format(e)}\n`;
+    let compact = this.config.fmt === 'json';
+    for (const e of entries) {
+      text += `${this.format(e)}\n`;
+      if (e.kind !== 'record' || e.id.includes('\n')) compact = false;
+    }
     const buf = Buffer.from(text);
     // No wait for the kernel per batch: a failed write surfaces as the connection's failure, and
     // bytes still in Node's own buffer are left out of what confirms earlier batches.
     if (!conn.socket.write(buf)) await new Promise<void>((resolve) => onceDrainOrClose(conn, resolve));
     if (conn.failure) return this.fail(conn.failure);
-    this.window.push(entries, buf.length, conn.socket.writableLength);
-    if (this.window.unconfirmedBytes > PROBE_ABOVE && this.window.writtenBytes >= this.nextProbeAt) this.probe(conn.socket);
+    this.window.push(compact ? { json: buf, ids: entries.map((e) => e.id).join('\n'), count: entries.length } : entries, buf.length, conn.socket.writableLength);
+    if (this.window.unconfirmedBytes > PROBE_ABOVE && this.window.writtenBytes >= this.nextProbeAt && performance.now() >= this.nextProbeTime) this.probe(conn.socket);
     return OK;
   }
 
@@ -135,12 +147,15 @@ export class TcpSink implements SinkBackend {
    * Node's buffer are taken before the table is read, so a racing write only makes it stricter.
    */
   private probe(s: net.Socket): void {
+    const t0 = performance.now();
     this.nextProbeAt = this.window.writtenBytes + PROBE_EVERY;
     if (!s.localAddress || !s.remoteAddress || s.localPort === undefined || s.remotePort === undefined) return;
     const inKernel = this.window.writtenBytes - s.writableLength;
     const q = readSocketQueues({ address: s.localAddress, port: s.localPort }, { address: s.remoteAddress, port: s.remotePort }, s.remoteFamily ?? 'IPv4');
+    const t1 = performance.now();
+    this.nextProbeTime = t1 + Math.min(PROBE_MAX_GAP_MS, (t1 - t0) * PROBE_TIME_SHARE);
     if (!q) return;
-    this.window.confirmThrough(inKernel - q.tx - (q.peerRx ?? this.receiveBound) - KERNEL_BOUND_MARGIN);
+    this.window.confirmThrough(inKernel - q.tx - (q.peerRx ?? this.receiveBound) - PROBE_MARGIN);
   }
 
   unconfirmed(): number {
