@@ -79,11 +79,6 @@ export class TcpSink implements SinkBackend {
     this.receiveBound = config.kernelBound ?? kernelBuffers().receive;
   }
 
-  /** Bytes after which a written line counts as delivered. */
-  get windowBytes(): number {
-    return this.window.limit;
-  }
-
   async open(): Promise<void> {
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect({ host: this.config.host, port: this.config.port });
