@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RUNS, LINES } from './lib.mjs';
 
-const ALL = ['queue', 'pipeline', 'failover', 'replay', 'tail', 'http', 'postgres', 'nats'];
+const ALL = ['queue', 'pipeline', 'failover', 'replay', 'tail', 'tcp', 'http', 'postgres', 'nats'];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
 const unknown = chosen.filter((n) => !ALL.includes(n));
 if (unknown.length) {

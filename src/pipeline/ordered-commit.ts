@@ -2,11 +2,12 @@
  * Commits a source's batches strictly in the order they were read, each only once its writes are
  * durable: a later batch that becomes durable first waits for the earlier ones, so a checkpoint (or
  * an ack) never passes a line that could still be lost. `whenAtMost(n)` gives backpressure: the
- * reader waits until no more than n batches are uncommitted, which bounds what a kill -9 repeats.
+ * reader waits until no more than n batches are uncommitted, which bounds what a kill -9 repeats;
+ * `whenYoungerThan(ms, now)` bounds it in time: the oldest uncommitted batch was read less than ms ago.
  * A durability failure is kept and rethrown to the reader; nothing after it is committed.
  */
 export class OrderedCommit {
-  private readonly queue: Array<{ done: boolean; commit: () => void }> = [];
+  private readonly queue: Array<{ done: boolean; commit: () => void; at: number }> = [];
   private failure: { err: Error } | undefined;
   private waiters: Array<{ n: number; resolve: () => void; reject: (e: unknown) => void }> = [];
 
@@ -14,8 +15,9 @@ export class OrderedCommit {
     return this.queue.length;
   }
 
-  push(durable: Promise<void>, commit: () => void): void {
-    const entry = { done: false, commit };
+  /** `at`: when the batch was read (any clock; `whenYoungerThan` compares against the same). */
+  push(durable: Promise<void>, commit: () => void, at = 0): void {
+    const entry = { done: false, commit, at };
     this.queue.push(entry);
     durable.then(
       () => {
@@ -34,6 +36,18 @@ export class OrderedCommit {
     if (this.failure) return Promise.reject(this.failure.err);
     if (this.queue.length <= n) return Promise.resolve();
     return new Promise((resolve, reject) => this.waiters.push({ n, resolve, reject }));
+  }
+
+  /**
+   * Resolves once no uncommitted batch was read `ms` or more before `now()` (rejects on a durability
+   * failure). Ages only grow, so this waits for the old batches to commit, never for a timer.
+   */
+  async whenYoungerThan(ms: number, now: () => number): Promise<void> {
+    for (;;) {
+      const oldest = this.queue[0];
+      if (!oldest || now() - oldest.at < ms) return this.whenAtMost(Infinity);
+      await this.whenAtMost(this.queue.length - 1);
+    }
   }
 
   private drain(): void {

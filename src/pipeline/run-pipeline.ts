@@ -42,9 +42,10 @@ export interface PipelineSummary {
 
 /**
  * How many batches may wait for their rescue write to become durable while reading goes on. With
- * `fsync` or `none` none may (a kill -9 repeats at most one batch); with `batch` a few may, so the
- * group commit of one `flush_ms` window covers them: enough to keep the pipeline busy, few enough
- * that a kill -9 repeats little more than one window of input.
+ * `fsync` or `none` none may (a kill -9 repeats at most one batch). With `batch` the reader goes on
+ * while the oldest uncommitted batch is younger than one `flush_ms` (so one group commit covers
+ * what it reads, and reading overlaps the window), then waits for that commit: a kill -9 repeats
+ * at most the input read in one `flush_ms` window. The count cap only bounds memory.
  */
 const MAX_UNCOMMITTED_BATCHED = 256;
 
@@ -113,8 +114,9 @@ async function runSource(source: Source, engine: Engine, o: PipelineRunOptions, 
         const part = n < batch.lines.length ? { ...batch, lines: batch.lines.slice(0, n), positions: batch.positions.slice(0, n) } : batch;
         const { durable } = await engine.processBatch(part);
         linesIn?.inc(n);
-        commits.push(durable, () => batch.commit(n));
+        commits.push(durable, () => batch.commit(n), o.clock.now());
         await commits.whenAtMost(maxPending);
+        if (maxPending) await commits.whenYoungerThan(o.wr.engine.rescue.flush_ms, () => o.clock.now());
         o.health?.batchDone(source.key);
       }
       if (budget.left === 0 || o.signal.aborted) break;

@@ -91,6 +91,9 @@ export class ReplayHandler implements JobHandler {
     let pos = offset;
     let lineNo = lines;
     const badFile = path.join(this.d.rescueDir, 'dead', `${job.id}.bad.jsonl`);
+    // ends and line numbers of written entries the sink has not confirmed: the checkpoint stays before them
+    const held: Array<{ ends: number[]; lineNos: number[] }> = [];
+    let heldCount = 0;
 
     const flush = async (): Promise<void> => {
       const batch = entries;
@@ -102,7 +105,7 @@ export class ReplayHandler implements JobHandler {
       ends = [];
       lineNos = [];
       if (batch.length === 0) {
-        if (endPos !== offset) await this.d.checkpoint.set(job.id, { offset: (offset = endPos), lines: (lines = endLine) });
+        if (endPos !== offset && heldCount === 0) await this.d.checkpoint.set(job.id, { offset: (offset = endPos), lines: (lines = endLine) });
         return;
       }
       const outcome = await this.d.limiter.schedule(batch.length, () => backend.write(batch));
@@ -123,7 +126,25 @@ export class ReplayHandler implements JobHandler {
         stats.lastError = outcome.reason;
         throw new SinkDownError(`sink ${spec.key} unavailable: ${outcome.reason}`);
       }
-      await this.d.checkpoint.set(job.id, { offset: (offset = endPos), lines: (lines = endLine) });
+      const unconfirmed = backend.unconfirmed?.() ?? 0;
+      if (unconfirmed === 0) {
+        held.length = heldCount = 0;
+        await this.d.checkpoint.set(job.id, { offset: (offset = endPos), lines: (lines = endLine) });
+      } else {
+        held.push({ ends: batchEnds, lineNos: batchLineNos });
+        heldCount += batchEnds.length;
+        let confirmed = heldCount - Math.min(unconfirmed, heldCount);
+        heldCount -= confirmed;
+        let to: { offset: number; lines: number } | undefined;
+        for (let c = held[0]; c && confirmed > 0; c = held[0]) {
+          const k = Math.min(confirmed, c.ends.length);
+          to = { offset: c.ends[k - 1]!, lines: c.lineNos[k - 1]! };
+          confirmed -= k;
+          if (k === c.ends.length) held.shift();
+          else held[0] = { ends: c.ends.slice(k), lineNos: c.lineNos.slice(k) };
+        }
+        if (to) await this.d.checkpoint.set(job.id, { offset: (offset = to.offset), lines: (lines = to.lines) });
+      }
       stats.replayed += batch.length;
       stats.lastProgressAt = this.d.clock.now();
       stats.lastError = undefined;
@@ -152,6 +173,12 @@ export class ReplayHandler implements JobHandler {
       await flush();
       if (signal.aborted) throw new Error('aborted');
     }
+    const tail = (await backend.flush?.()) ?? { status: 'ok' };
+    if (tail.status === 'unavailable') {
+      stats.lastError = tail.reason;
+      throw new SinkDownError(`sink ${spec.key} unavailable: ${tail.reason}`);
+    }
+    if (pos !== offset) await this.d.checkpoint.set(job.id, { offset: pos, lines: lineNo });
     await fsp.unlink(file);
     await this.d.checkpoint.remove(job.id);
     this.d.log.info({ job: job.id, sink: spec.key, lines: lineNo }, 'replay finished, file deleted');

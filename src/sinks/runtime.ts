@@ -258,6 +258,12 @@ export class FailoverSink {
       this.closed = true;
       if (this.reconnectTimer) this.opts.clock.clearTimeout(this.reconnectTimer);
       this.reconnectTimer = undefined;
+      // the backend's unconfirmed tail (TCP: bytes a reset could still drop) is confirmed or rescued
+      const tail = this.rescue ? undefined : await this.backend.flush?.().catch(() => undefined);
+      if (tail?.status === 'unavailable' && tail.resend?.length) {
+        this.log.warn({ group: this.opts.group, sink: this.opts.sink, reason: tail.reason }, 'sink failed at close: unconfirmed lines rescued');
+        await this.toRescue(tail.resend);
+      }
       const writer = this.rescue;
       this.rescue = undefined;
       if (writer) this.released.push(await writer.release());

@@ -56,4 +56,23 @@ describe('OrderedCommit', () => {
     await expect(c.whenAtMost(0)).rejects.toThrow('rescue write failed');
     expect(order).toEqual([]);
   });
+
+  it('whenYoungerThan(ms) waits until no uncommitted batch was read ms or more ago', async () => {
+    const c = new OrderedCommit();
+    let now = 0;
+    const a = deferred();
+    const b = deferred();
+    c.push(a.promise, () => {}, 0);
+    now = 60;
+    c.push(b.promise, () => {}, 60);
+    await c.whenYoungerThan(100, () => now); // oldest is 60 ms old: go on
+    now = 100;
+    let released = false;
+    const wait = c.whenYoungerThan(100, () => now).then(() => (released = true));
+    await flush();
+    expect(released).toBe(false);
+    a.resolve(); // the oldest commits; the next is 40 ms old
+    await wait;
+    expect(c.pending).toBe(1);
+  });
 });

@@ -2,7 +2,10 @@ import type { SinkTypeSpec } from '../contract.js';
 import { FORMATS, type FormatName } from '../format.js';
 import { TcpSink } from './tcp-sink.js';
 
-/** `type: tcp`: newline-delimited records to host:port, with a resend window (SPEC section 3). */
+/**
+ * `type: tcp`: newline-delimited records to host:port, with a resend window (SPEC section 3) of at
+ * least what the kernel may still hold; `resend_window` only raises it.
+ */
 export const tcpSinkType: SinkTypeSpec = {
   params: {
     host: { schema: { kind: 'string' }, default: '127.0.0.1' },

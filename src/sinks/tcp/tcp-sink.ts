@@ -2,40 +2,90 @@ import net from 'node:net';
 import { OK, unavailable, type SinkBackend, type WriteOutcome } from '../contract.js';
 import type { SinkEntry } from '../../record.js';
 import { createFormatter, type FormatName, type LineFormatter } from '../format.js';
+import { readSocketQueues } from './kernel-queues.js';
+import { kernelBufferBound, kernelBuffers, ResendWindow } from './resend-window.js';
+
+/**
+ * Above PROBE_ABOVE unconfirmed bytes the sink asks the kernel what it really holds (Linux socket
+ * tables), once per PROBE_EVERY bytes written, so a peer that keeps up costs a window of about
+ * what sits in the buffers instead of their ceiling (tens of MiB of records kept alive, which the
+ * garbage collector pays for on every scavenge). PROBE_MARGIN covers bytes moving between the two
+ * sockets while the table is printed. The table's size grows with the host's sockets, so probes
+ * are also spaced to cost at most 5% of the time (and at least every 200 ms).
+ */
+const PROBE_ABOVE = 1024 * 1024;
+const PROBE_EVERY = 256 * 1024;
+const PROBE_MARGIN = 256 * 1024;
+const PROBE_TIME_SHARE = 20;
+const PROBE_MAX_GAP_MS = 200;
 
 export interface TcpSinkConfig {
   host: string;
   port: number;
   fmt: FormatName;
-  /** Bytes of recently sent lines kept to re-rescue when the connection resets. */
+  /** Lower limit of the resend window in bytes; the window is never smaller than the kernel bound. */
   resendWindow: number;
   timeoutMs: number;
+  /** The kernel bound (send + receive buffers, also the receive side of a probe); injected by tests, read from /proc by default. */
+  kernelBound?: number;
 }
 
 /**
- * Newline-delimited lines over TCP. TCP has no application acknowledgement, so a peer that dies
- * with data in its buffers loses it silently; this sink keeps the last `resendWindow` bytes of
- * lines it sent and hands them back (`resend`) when the connection breaks, so they go to rescue
- * too. Duplicates are bounded by the window; loss is zero.
+ * One connection and what happened to it. Events of a connection only ever touch its own record,
+ * so the close of an old connection cannot mark a newer one broken (one reset, one failure).
+ */
+interface Connection {
+  socket: net.Socket;
+  failure: string | undefined;
+  /** The peer sent FIN; after our own FIN, this is the clean end that confirms everything. */
+  peerEnded: boolean;
+  /** We sent FIN (flush). */
+  ending: boolean;
+  closed: Promise<void>;
+}
+
+function onceDrainOrClose(conn: Connection, resolve: () => void): void {
+  const done = (): void => {
+    conn.socket.off('drain', done);
+    conn.socket.off('close', done);
+    resolve();
+  };
+  conn.socket.on('drain', done);
+  conn.socket.on('close', done);
+}
+
+/**
+ * Newline-delimited lines over TCP. TCP has no application acknowledgement: the kernel taking a
+ * line says nothing about the peer having read it, and a peer that resets drops whatever sits in
+ * its receive buffer and in ours. So a written batch stays unconfirmed (`unconfirmed()`) until
+ * more bytes than those buffers can hold have been written after it; on a failure every
+ * unconfirmed entry goes back in `resend` and is rescued (wparse) or re-read from the checkpoint
+ * (wprescue). On Linux the kernel's own queues (`probe`) confirm lines sooner, so memory follows
+ * what the buffers really hold. `flush()` confirms the tail by ending the connection and waiting
+ * for the peer to close it cleanly, which it does only after reading everything up to our FIN.
  */
 export class TcpSink implements SinkBackend {
   readonly type = 'tcp';
-  private socket: net.Socket | undefined;
-  private broken: string | undefined;
-  private window: Array<{ entry: SinkEntry; bytes: number }> = [];
-  private windowBytes = 0;
+  private conn: Connection | undefined;
+  private readonly window: ResendWindow;
   private readonly format: LineFormatter;
+  private readonly receiveBound: number;
+  private nextProbeAt = 0;
+  private nextProbeTime = 0;
 
   constructor(private readonly config: TcpSinkConfig) {
     this.format = createFormatter(config.fmt);
+    this.window = new ResendWindow(Math.max(config.resendWindow, config.kernelBound ?? kernelBufferBound()));
+    this.receiveBound = config.kernelBound ?? kernelBuffers().receive;
   }
 
   async open(): Promise<void> {
-    this.socket = await new Promise<net.Socket>((resolve, reject) => {
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect({ host: this.config.host, port: this.config.port });
       const timer = setTimeout(() => s.destroy(new Error('connect timeout')), this.config.timeoutMs);
       s.once('connect', () => {
         clearTimeout(timer);
+        s.removeAllListeners('error');
         resolve(s);
       });
       s.once('error', (err) => {
@@ -43,47 +93,97 @@ export class TcpSink implements SinkBackend {
         reject(err);
       });
     });
-    this.broken = undefined;
-    this.socket.on('error', (err) => (this.broken = err.message));
-    this.socket.on('close', () => (this.broken ??= 'connection closed by peer'));
-    this.socket.on('data', () => undefined);
+    const conn: Connection = { socket, failure: undefined, peerEnded: false, ending: false, closed: Promise.resolve() };
+    socket.on('error', (err) => (conn.failure ??= err.message));
+    socket.on('end', () => (conn.peerEnded = true));
+    socket.on('data', () => undefined); // a peer that talks back must not fill our receive buffer
+    conn.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        // clean only when the peer's FIN answered ours: it read everything up to our end of stream
+        if (!(conn.ending && conn.peerEnded)) conn.failure ??= 'connection closed by peer';
+        resolve();
+      }),
+    );
+    this.conn?.socket.destroy();
+    this.conn = conn;
+    this.nextProbeAt = 0;
+    this.nextProbeTime = 0;
   }
 
   async write(entries: SinkEntry[]): Promise<WriteOutcome> {
-    if (!this.socket && !this.broken) {
+    if (!this.conn) {
       try {
         await this.open();
       } catch (err) {
         return this.fail(`connect: ${(err as Error).message}`);
       }
     }
-    if (!this.socket || this.broken) return this.fail(this.broken ?? 'not connected');
+    const conn = this.conn!;
+    if (conn.failure) return this.fail(conn.failure);
     let text = '';
-    const sizes: number[] = [];
+    let compact = this.config.fmt === 'json';
     for (const e of entries) {
-      const line = `${this.format(e)}\n`;
-      sizes.push(Buffer.byteLength(line));
-      text += line;
+      text += `${this.format(e)}\n`;
+      if (e.kind !== 'record' || e.id.includes('\n')) compact = false;
     }
-    const err = await new Promise<Error | undefined>((resolve) => this.socket!.write(text, (e) => resolve(e ?? undefined)));
-    if (err || this.broken) return this.fail(err?.message ?? this.broken ?? 'write failed');
-    entries.forEach((entry, i) => this.remember(entry, sizes[i]!));
+    const buf = Buffer.from(text);
+    // No wait for the kernel per batch: a failed write surfaces as the connection's failure, and
+    // bytes still in Node's own buffer are left out of what confirms earlier batches.
+    if (!conn.socket.write(buf)) await new Promise<void>((resolve) => onceDrainOrClose(conn, resolve));
+    if (conn.failure) return this.fail(conn.failure);
+    this.window.push(compact ? { json: buf, ids: entries.map((e) => e.id).join('\n'), count: entries.length } : entries, buf.length, conn.socket.writableLength);
+    if (this.window.unconfirmedBytes > PROBE_ABOVE && this.window.writtenBytes >= this.nextProbeAt && performance.now() >= this.nextProbeTime) this.probe(conn.socket);
     return OK;
   }
 
-  private remember(entry: SinkEntry, bytes: number): void {
-    this.window.push({ entry, bytes });
-    this.windowBytes += bytes;
-    while (this.windowBytes > this.config.resendWindow && this.window.length > 0) this.windowBytes -= this.window.shift()!.bytes;
+  /**
+   * Confirms what the kernel no longer holds: our unacknowledged bytes plus the peer's unread ones
+   * (the largest receive buffer when the peer is not on this host), plus the margin. Bytes still in
+   * Node's buffer are taken before the table is read, so a racing write only makes it stricter.
+   */
+  private probe(s: net.Socket): void {
+    const t0 = performance.now();
+    this.nextProbeAt = this.window.writtenBytes + PROBE_EVERY;
+    if (!s.localAddress || !s.remoteAddress || s.localPort === undefined || s.remotePort === undefined) return;
+    const inKernel = this.window.writtenBytes - s.writableLength;
+    const q = readSocketQueues({ address: s.localAddress, port: s.localPort }, { address: s.remoteAddress, port: s.remotePort }, s.remoteFamily ?? 'IPv4');
+    const t1 = performance.now();
+    this.nextProbeTime = t1 + Math.min(PROBE_MAX_GAP_MS, (t1 - t0) * PROBE_TIME_SHARE);
+    if (!q) return;
+    this.window.confirmThrough(inKernel - q.tx - (q.peerRx ?? this.receiveBound) - PROBE_MARGIN);
+  }
+
+  unconfirmed(): number {
+    return this.window.unconfirmed;
+  }
+
+  /**
+   * Confirms the tail: sends FIN and waits (up to `timeout_ms`) for the peer to close cleanly.
+   * The next write opens a new connection.
+   */
+  async flush(): Promise<WriteOutcome> {
+    const conn = this.conn;
+    if (this.window.unconfirmed === 0) return OK;
+    if (!conn || conn.failure || conn.peerEnded) return this.fail(conn?.failure ?? 'connection closed by peer');
+    conn.ending = true;
+    conn.socket.end();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      conn.closed.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.config.timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) return this.fail(`peer did not close within ${this.config.timeoutMs} ms after our end of stream`);
+    if (conn.failure) return this.fail(conn.failure);
+    this.window.clear();
+    this.conn = undefined;
+    return OK;
   }
 
   private fail(reason: string): WriteOutcome {
-    const resend = this.window.map((w) => w.entry);
-    this.window = [];
-    this.windowBytes = 0;
-    this.socket?.destroy();
-    this.socket = undefined;
-    this.broken = undefined; // the next write (or reconnect) connects afresh
+    const resend = this.window.takeAll();
+    this.conn?.socket.destroy();
+    this.conn = undefined; // the next write (or reconnect) connects afresh
     return { ...unavailable(`tcp ${this.config.host}:${this.config.port}: ${reason}`), ...(resend.length ? { resend } : {}) };
   }
 
@@ -96,10 +196,12 @@ export class TcpSink implements SinkBackend {
     }
   }
 
+  /** Ends the connection; callers that must know the tail arrived call `flush()` first. */
   async close(): Promise<void> {
-    const s = this.socket;
-    this.socket = undefined;
-    if (!s) return;
-    await new Promise<void>((resolve) => s.end(() => resolve()));
+    const conn = this.conn;
+    this.conn = undefined;
+    if (!conn) return;
+    conn.ending = true;
+    await new Promise<void>((resolve) => conn.socket.end(resolve));
   }
 }
