@@ -1,4 +1,5 @@
 import { existsSync, promises as fsp } from 'node:fs';
+import { WrError, errnoCode, type ErrorCode } from '../errors.js';
 import path from 'node:path';
 import { findSink, type SinkSpec, type WorkRoot } from '../config/work-root.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -7,12 +8,12 @@ import type { Logger } from '../platform/logger.js';
 import { PermanentJobError, type JobHandler } from '../queue/controller.js';
 import type { Job } from '../queue/job-state.js';
 import { parseRescueJobId } from '../rescue/file-name.js';
-import { decodeRescueLine } from '../rescue/line-format.js';
+import { decodeRescueBytes } from '../rescue/line-format.js';
 import type { SinkBackend } from '../sinks/contract.js';
 import type { SinkEntry } from '../record.js';
 import { SINK_TYPES } from '../sinks/registry.js';
-import type { RecoverCheckpoint } from './checkpoint.js';
-import { lineBatches } from './line-batches.js';
+import { readLineBatches } from '../platform/line-reader.js';
+import { fileIdentity, type RecoverCheckpoint } from './checkpoint.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 export interface SinkReplayStats {
@@ -36,14 +37,15 @@ export interface ReplayDeps {
   metrics?: Metrics;
 }
 
-export class SinkDownError extends Error {}
-
 /**
  * Replays one rescue file into exactly the sink named by its path, through that sink's normal
- * formatter and backend (no failover here: a down target fails the attempt and the queue retries
- * it with backoff). Resumes at the checkpointed byte offset; advances it after every batch the
- * sink acknowledged. Finish order, crash-safe: checkpoint at EOF → delete file → drop checkpoint
- * entry → (controller) ACK. A job whose file is gone on start is one that finished before a crash.
+ * formatter and backend (no failover here: a down target fails the attempt with SINK_UNAVAILABLE
+ * and the queue retries it with backoff; one failed write or flush is one attempt). The file is
+ * read as bytes (offsets and line numbers exact whatever the bytes), version 2 lines are checked
+ * by CRC without a parse, and a json sink writes the stored record text. The checkpoint is the
+ * start of the oldest line the sink has not confirmed (`unconfirmed()`), so a restart or a retry
+ * resumes there. Finish order, crash-safe: flush the sink → checkpoint EOF → delete the file →
+ * drop the entry → (controller) ACK. A job whose file is gone on start finished before a crash.
  */
 export class ReplayHandler implements JobHandler {
   private readonly backends = new Map<string, Promise<SinkBackend>>();
@@ -71,90 +73,120 @@ export class ReplayHandler implements JobHandler {
 
   async run(job: Job, signal: AbortSignal): Promise<void> {
     const route = this.route(job.id);
-    if ('error' in route) throw new PermanentJobError(route.error);
-    const { spec } = route;
+    if ('error' in route) throw new RouteUnknownError(route.error);
     const file = path.join(this.d.rescueDir, job.id);
-    if (!existsSync(file)) {
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(file, 'r');
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
       await this.d.checkpoint.remove(job.id);
       this.d.log.info({ job: job.id }, 'rescue file already gone (finished before a restart)');
       return;
     }
+    let lines: number;
+    try {
+      lines = await this.replayFile(job, route.spec, fh, signal);
+    } finally {
+      await fh.close();
+    }
+    // Crash-safe finish: EOF is checkpointed (durably) before the file goes, and the entry is dropped after.
+    await fsp.unlink(file);
+    await this.d.checkpoint.remove(job.id);
+    this.d.log.info({ job: job.id, sink: route.spec.key, lines }, 'replay finished, file deleted');
+  }
+
+  /** Replays one open file from its checkpoint to EOF; returns its line count. */
+  private async replayFile(job: Job, spec: SinkSpec, fh: fsp.FileHandle, signal: AbortSignal): Promise<number> {
+    const identity = await fileIdentity(fh);
+    const saved = this.d.checkpoint.get(job.id);
+    const same = saved !== undefined && (saved.file === undefined || saved.file === identity);
+    if (saved && !same) this.d.log.warn({ job: job.id, offset: saved.offset }, 'checkpoint entry belongs to an earlier file of the same name: starting at 0');
+    let cp: Position = same ? { offset: saved.offset, lines: saved.lines } : { offset: 0, lines: 0 };
     const backend = await this.backendFor(spec);
     const stats = this.statsFor(spec.key);
     const replayed = this.d.metrics?.replayedLines.labels(spec.group, spec.name);
-    let { offset, lines } = this.d.checkpoint.get(job.id) ?? { offset: 0, lines: 0 };
-    this.d.log.info({ job: job.id, sink: spec.key, offset, lines }, offset ? 'replay resumed' : 'replay begun');
-    const maxBatch = Math.min(this.d.batchSize, this.d.limiter.chunk);
-    let entries: SinkEntry[] = [];
-    let ends: number[] = [];
-    let lineNos: number[] = [];
-    let pos = offset;
-    let lineNo = lines;
+    this.d.log.info({ job: job.id, sink: spec.key, ...cp }, cp.offset ? 'replay resumed' : 'replay begun');
     const badFile = path.join(this.d.rescueDir, 'dead', `${job.id}.bad.jsonl`);
+    const window = new UnconfirmedWindow();
+    const save = async (p: Position): Promise<void> => {
+      if (p.offset === cp.offset) return;
+      cp = p;
+      await this.d.checkpoint.set(job.id, { ...p, file: identity });
+    };
+    /** A failed write or flush: resume from the oldest entry the sink cannot vouch for, and fail the attempt. */
+    const fail = async (outcome: { reason: string }, from: Position): Promise<never> => {
+      await save(window.oldest() ?? from);
+      stats.lastError = outcome.reason;
+      throw new WrError('SINK_UNAVAILABLE', `sink ${spec.key} unavailable: ${outcome.reason}`);
+    };
+    const confirmed = (n: number): void => {
+      stats.replayed += n;
+      stats.lastProgressAt = this.d.clock.now();
+      stats.lastError = undefined;
+      replayed?.inc(n);
+    };
 
-    const flush = async (): Promise<void> => {
-      const batch = entries;
-      const batchEnds = ends;
-      const batchLineNos = lineNos;
-      const endPos = pos;
-      const endLine = lineNo;
-      entries = [];
-      ends = [];
-      lineNos = [];
-      if (batch.length === 0) {
-        if (endPos !== offset) await this.d.checkpoint.set(job.id, { offset: (offset = endPos), lines: (lines = endLine) });
-        return;
+    let lines = cp.lines;
+    const maxBatch = Math.min(this.d.batchSize, this.d.limiter.chunk);
+    for await (const b of readLineBatches({ file: fh, from: cp.offset, batchSize: maxBatch, follow: false, clock: this.d.clock })) {
+      const entries: SinkEntry[] = [];
+      const at: Position[] = [];
+      const bad: BadLine[] = [];
+      for (let i = 0; i < b.starts.length; i++) {
+        const s = b.starts[i]!;
+        const e = b.stops[i]!;
+        lines++;
+        if (e === s) {
+          stats.skippedEmpty++;
+          continue;
+        }
+        const dec = decodeRescueBytes(b.buf, s, e);
+        if (dec.ok) {
+          entries.push(dec.entry);
+          at.push({ offset: b.base + s, lines: lines - 1 });
+        } else bad.push({ line: lines, offset: b.base + s, reason: dec.reason, text: b.buf.toString('utf8', s, e) });
       }
-      const outcome = await this.d.limiter.schedule(batch.length, () => backend.write(batch));
+      if (bad.length) await this.setAside(job, badFile, bad, stats);
+      const end: Position = { offset: b.end, lines };
+      if (entries.length === 0) {
+        if (window.size === 0) await save(end);
+        continue;
+      }
+      const outcome = await this.d.limiter.schedule(entries.length, () => backend.write(entries));
       if (outcome.rejected?.length) {
         stats.rejected += outcome.rejected.length;
         await appendJsonl(
           path.join(this.d.rescueDir, 'dead', `${job.id}.rejected.jsonl`),
-          outcome.rejected.map((r) => ({ reason: r.reason, entry: batch[r.index] })),
+          outcome.rejected.map((r) => ({ reason: r.reason, entry: plainEntry(entries[r.index]!) })),
         );
       }
       if (outcome.status === 'unavailable') {
-        if (outcome.accepted > 0) {
-          const acceptedEnd = batchEnds[outcome.accepted - 1]!;
-          await this.d.checkpoint.set(job.id, { offset: acceptedEnd, lines: batchLineNos[outcome.accepted - 1]! });
-          stats.replayed += outcome.accepted;
-          replayed?.inc(outcome.accepted);
-        }
-        stats.lastError = outcome.reason;
-        throw new SinkDownError(`sink ${spec.key} unavailable: ${outcome.reason}`);
+        // A backend with a window (unconfirmed) vouches for none of this batch; one without, for `accepted`.
+        const trusted = backend.unconfirmed ? 0 : outcome.accepted;
+        if (window.size === 0) confirmed(trusted);
+        await fail(outcome, trusted < entries.length ? at[trusted]! : end);
       }
-      await this.d.checkpoint.set(job.id, { offset: (offset = endPos), lines: (lines = endLine) });
-      stats.replayed += batch.length;
-      stats.lastProgressAt = this.d.clock.now();
-      stats.lastError = undefined;
-      replayed?.inc(batch.length);
-    };
-
-    for await (const batch of lineBatches(file, offset, maxBatch)) {
-      for (const line of batch) {
-        pos += Buffer.byteLength(line) + 1;
-        lineNo++;
-        if (line.length === 0) {
-          stats.skippedEmpty++;
-          continue;
-        }
-        const dec = decodeRescueLine(line);
-        if (dec.ok) {
-          entries.push(dec.entry);
-          ends.push(pos);
-          lineNos.push(lineNo);
-        } else {
-          stats.bad++;
-          await appendJsonl(badFile, [{ line: lineNo, offset: pos - Buffer.byteLength(line) - 1, reason: dec.reason, text: line }]);
-          this.d.log.warn({ job: job.id, line: lineNo, reason: dec.reason }, 'invalid rescue line copied to dead/');
-        }
-      }
-      await flush();
+      if (backend.unconfirmed) {
+        window.push(at);
+        confirmed(window.confirm(backend.unconfirmed()));
+      } else confirmed(entries.length);
+      await save(window.oldest() ?? end);
       if (signal.aborted) throw new Error('aborted');
     }
-    await fsp.unlink(file);
-    await this.d.checkpoint.remove(job.id);
-    this.d.log.info({ job: job.id, sink: spec.key, lines: lineNo }, 'replay finished, file deleted');
+    if (backend.flush) {
+      const outcome = await backend.flush();
+      if (outcome.status === 'unavailable') await fail(outcome, cp);
+    }
+    confirmed(window.confirm(0));
+    await save({ offset: (await fh.stat()).size, lines });
+    return lines;
+  }
+
+  private async setAside(job: Job, badFile: string, bad: BadLine[], stats: SinkReplayStats): Promise<void> {
+    stats.bad += bad.length;
+    await appendJsonl(badFile, bad);
+    for (const b of bad) this.d.log.warn({ job: job.id, line: b.line, offset: b.offset, reason: b.reason }, 'invalid rescue line copied to dead/');
   }
 
   /** A dead job's file is quarantined in dead/ with a `.reason` beside it. */
@@ -185,6 +217,69 @@ export class ReplayHandler implements JobHandler {
   async close(): Promise<void> {
     for (const b of this.backends.values()) await (await b).close().catch(() => undefined);
   }
+}
+
+interface Position {
+  offset: number;
+  lines: number;
+}
+
+interface BadLine {
+  line: number;
+  offset: number;
+  reason: string;
+  text: string;
+}
+
+/** A rescue file naming a group or sink the config lacks: dead at once, never retried. */
+export class RouteUnknownError extends PermanentJobError {
+  readonly code: ErrorCode = 'REPLAY_ROUTE_UNKNOWN';
+}
+
+/**
+ * Entries written to a sink that it cannot vouch for yet (`unconfirmed()`), oldest first, as the
+ * file position where each one's line starts: the checkpoint never moves past the oldest.
+ */
+class UnconfirmedWindow {
+  private offsets: number[] = [];
+  private lines: number[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.offsets.length - this.head;
+  }
+
+  push(at: Position[]): void {
+    for (const p of at) {
+      this.offsets.push(p.offset);
+      this.lines.push(p.lines);
+    }
+  }
+
+  /** Keeps the newest `unconfirmed` entries; returns how many became confirmed. */
+  confirm(unconfirmed: number): number {
+    const n = Math.max(0, this.size - unconfirmed);
+    this.head += n;
+    if (this.head === this.offsets.length) {
+      this.offsets = [];
+      this.lines = [];
+      this.head = 0;
+    } else if (this.head > 1 << 16) {
+      this.offsets = this.offsets.slice(this.head);
+      this.lines = this.lines.slice(this.head);
+      this.head = 0;
+    }
+    return n;
+  }
+
+  oldest(): Position | undefined {
+    return this.size ? { offset: this.offsets[this.head]!, lines: this.lines[this.head]! } : undefined;
+  }
+}
+
+/** An entry as plain JSON for dead/*.rejected.jsonl (a replayed record parses its fields here). */
+function plainEntry(e: SinkEntry): Record<string, unknown> {
+  return e.kind === 'raw' ? { id: e.id, kind: e.kind, raw: e.raw } : { id: e.id, kind: e.kind, record: e.record };
 }
 
 async function appendJsonl(file: string, items: unknown[]): Promise<void> {

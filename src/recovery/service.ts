@@ -158,6 +158,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   await controller.stop();
   await limiter.stop();
   await handler.close();
+  checkpoint.close();
   await releaseDir().catch(() => undefined);
   const sinks = [...handler.stats.values()].map((s) => ({ key: s.key, replayed: s.replayed, bad: s.bad, skippedEmpty: s.skippedEmpty, rejected: s.rejected }));
   const dead = store.counts().dead;
