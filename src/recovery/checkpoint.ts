@@ -11,7 +11,7 @@ import { tmpPathFor } from '../platform/atomic-write.js';
  * older slot in place (one pwrite, fdatasync'd when `durable`), so no rename per batch; a slot torn
  * by a crash fails its CRC and the reader takes the other, which holds the previous state. A slot:
  *
- *   wrck2 <seq: 16 hex> <crc: 8 hex> <len: 8 hex> <payload: len bytes>\n  (rest of the slot: stale bytes)
+ *   wrck2 <seq: 16 hex> <crc: 8 hex> <len: 8 hex> <payload: len bytes, ending in \n>  (rest of the slot: stale bytes)
  *
  * `crc` is CRC-32 (zlib) over `<seq> <len>` as written then the payload bytes; the valid slot with
  * the highest seq wins; the next update goes to the other slot with seq + 1. The payload is JSON:
@@ -57,11 +57,11 @@ export function parseSlot(buf: Buffer): { seq: number; files: Record<string, Fil
 
 /** The bytes of one slot holding `files` at `seq` (without the stale tail). */
 export function encodeSlot(seq: number, files: Record<string, FileProgress>): Buffer {
-  const payload = Buffer.from(JSON.stringify({ files }));
+  const payload = Buffer.from(`${JSON.stringify({ files })}\n`); // the newline is CRC'd too: a slot is whole or torn
   const seqHex = seq.toString(16).padStart(16, '0');
   const lenHex = payload.length.toString(16).padStart(8, '0');
   const crcHex = crc32(payload, crc32(`${seqHex} ${lenHex}`)).toString(16).padStart(8, '0');
-  return Buffer.concat([Buffer.from(`${MAGIC}${seqHex} ${crcHex} ${lenHex} `, 'latin1'), payload, Buffer.from('\n')]);
+  return Buffer.concat([Buffer.from(`${MAGIC}${seqHex} ${crcHex} ${lenHex} `, 'latin1'), payload]);
 }
 
 /** The newest valid state in a recover.lock's bytes (either version), and its slot layout. */

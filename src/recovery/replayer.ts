@@ -35,6 +35,8 @@ export interface ReplayDeps {
   clock: Clock;
   log: Logger;
   metrics?: Metrics;
+  /** Builds a sink's backend (default: its type's createForReplay or create); tests inject fakes. */
+  createBackend?: (spec: SinkSpec) => SinkBackend;
 }
 
 /**
@@ -204,7 +206,7 @@ export class ReplayHandler implements JobHandler {
     if (!b) {
       const type = SINK_TYPES[spec.type]!;
       const ctx = { workRoot: this.d.wr.root, clock: this.d.clock };
-      const backend = (type.createForReplay ?? type.create)(spec.params, ctx);
+      const backend = this.d.createBackend?.(spec) ?? (type.createForReplay ?? type.create)(spec.params, ctx);
       b = backend.open().then(
         () => backend,
         () => backend, // a backend that cannot open now reports unavailable on write and is retried
