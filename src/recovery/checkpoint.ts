@@ -1,6 +1,5 @@
 import { closeSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import type { promises as fsp } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { errnoCode } from '../errors.js';
 import { tmpPathFor } from '../platform/atomic-write.js';
@@ -18,7 +17,7 @@ import { tmpPathFor } from '../platform/atomic-write.js';
  *   {"files":{"<job id>":{"offset":B,"lines":N,"file":"<identity>"}}}
  * `offset` is the byte offset just past the last line the sink confirmed (a restart resumes there,
  * so nothing confirmed is sent again) and `lines` the lines before it. `file` is the identity of
- * the file the entry belongs to (inode, birth time, size, CRC-32 of the first 4 KiB): an entry left
+ * the file the entry belongs to (RescueFile.identity: inode, birth time, size, CRC-32 of the first 4 KiB): an entry left
  * behind by a crash between deleting a finished file and dropping its entry never applies to a new
  * file that got the same name. Version 1 (a JSON file `{"version":1,"files":{…}}` without
  * identities, replaced atomically per batch) is still read, and rewritten as version 2.
@@ -186,16 +185,4 @@ function readBytes(file: string): Buffer {
     if (errnoCode(err) === 'ENOENT') return Buffer.alloc(0);
     throw err;
   }
-}
-
-/**
- * A replay file's identity: inode, birth time, size and the CRC-32 of its first 4 KiB. A released
- * rescue file never changes, so this is stable for its life; a new file under the same name (even
- * one that reuses the inode) differs in birth time or content.
- */
-export async function fileIdentity(fh: fsp.FileHandle): Promise<string> {
-  const st = await fh.stat({ bigint: true });
-  const head = Buffer.alloc(Number(st.size < 4096n ? st.size : 4096n));
-  if (head.length) await fh.read(head, 0, head.length, 0);
-  return `${st.ino}-${st.birthtimeNs}-${st.size}-${crc32(head).toString(16)}`;
 }

@@ -1,5 +1,5 @@
 import { existsSync, promises as fsp } from 'node:fs';
-import { WrError, errnoCode, type ErrorCode } from '../errors.js';
+import { WrError, errorMessage, type ErrorCode } from '../errors.js';
 import path from 'node:path';
 import { findSink, type SinkSpec, type WorkRoot } from '../config/work-root.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -8,12 +8,14 @@ import type { Logger } from '../platform/logger.js';
 import { PermanentJobError, type JobHandler } from '../queue/controller.js';
 import type { Job } from '../queue/job-state.js';
 import { parseRescueJobId } from '../rescue/file-name.js';
-import { decodeRescueBytes } from '../rescue/line-format.js';
+import { asciiText, decodeRescueBytes, type AsciiText } from '../rescue/line-format.js';
 import type { SinkBackend } from '../sinks/contract.js';
 import type { SinkEntry } from '../record.js';
 import { SINK_TYPES } from '../sinks/registry.js';
-import { readLineBatches } from '../platform/line-reader.js';
-import { fileIdentity, type RecoverCheckpoint } from './checkpoint.js';
+import type { LineBatch } from '../platform/line-reader.js';
+import type { RecoverCheckpoint } from './checkpoint.js';
+import { FileDeleter } from './file-deleter.js';
+import { RescueFile } from './rescue-file.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 export interface SinkReplayStats {
@@ -52,8 +54,21 @@ export interface ReplayDeps {
 export class ReplayHandler implements JobHandler {
   private readonly backends = new Map<string, Promise<SinkBackend>>();
   readonly stats = new Map<string, SinkReplayStats>();
+  private readonly deleter: FileDeleter;
 
-  constructor(private readonly d: ReplayDeps) {}
+  constructor(private readonly d: ReplayDeps) {
+    this.deleter = new FileDeleter((file, err) => this.d.log.error({ file, err: errorMessage(err) }, 'deleting a replayed rescue file failed'));
+  }
+
+  /** Resolves once every replayed file is deleted. */
+  filesDeleted(): Promise<void> {
+    return this.deleter.drain();
+  }
+
+  /** True while a replayed job's file waits for deletion (it is done: a rescan must not queue it again). */
+  finishing(jobId: string): boolean {
+    return this.deleter.has(path.join(this.d.rescueDir, jobId));
+  }
 
   statsFor(key: string): SinkReplayStats {
     let s = this.stats.get(key);
@@ -77,30 +92,27 @@ export class ReplayHandler implements JobHandler {
     const route = this.route(job.id);
     if ('error' in route) throw new RouteUnknownError(route.error);
     const file = path.join(this.d.rescueDir, job.id);
-    let fh: fsp.FileHandle;
-    try {
-      fh = await fsp.open(file, 'r');
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err;
+    const rf = RescueFile.open(file);
+    if (!rf) {
       await this.d.checkpoint.remove(job.id);
       this.d.log.info({ job: job.id }, 'rescue file already gone (finished before a restart)');
       return;
     }
     let lines: number;
     try {
-      lines = await this.replayFile(job, route.spec, fh, signal);
+      lines = await this.replayFile(job, route.spec, rf, signal);
     } finally {
-      await fh.close();
+      rf.close();
     }
-    // Crash-safe finish: EOF is checkpointed (durably) before the file goes, and the entry is dropped after.
-    await fsp.unlink(file);
-    await this.d.checkpoint.remove(job.id);
+    // Crash-safe finish: EOF is checkpointed (durably) before the file goes, and the entry is dropped
+    // after; the job is done once EOF is checkpointed (a file that outlives a crash replays nothing).
+    this.deleter.delete(file, () => this.d.checkpoint.remove(job.id));
     this.d.log.info({ job: job.id, sink: route.spec.key, lines }, 'replay finished, file deleted');
   }
 
   /** Replays one open file from its checkpoint to EOF; returns its line count. */
-  private async replayFile(job: Job, spec: SinkSpec, fh: fsp.FileHandle, signal: AbortSignal): Promise<number> {
-    const identity = await fileIdentity(fh);
+  private async replayFile(job: Job, spec: SinkSpec, rf: RescueFile, signal: AbortSignal): Promise<number> {
+    const { identity, size } = rf;
     const saved = this.d.checkpoint.get(job.id);
     const same = saved !== undefined && (saved.file === undefined || saved.file === identity);
     if (saved && !same) this.d.log.warn({ job: job.id, offset: saved.offset }, 'checkpoint entry belongs to an earlier file of the same name: starting at 0');
@@ -131,11 +143,16 @@ export class ReplayHandler implements JobHandler {
 
     let lines = cp.lines;
     const maxBatch = Math.min(this.d.batchSize, this.d.limiter.chunk);
-    for await (const b of readLineBatches({ file: fh, from: cp.offset, batchSize: maxBatch, follow: false, clock: this.d.clock })) {
+    for await (const b of rf.batches(cp.offset, maxBatch, this.d.clock)) {
       const entries: SinkEntry[] = [];
-      const at: Position[] = [];
+      const at: number[] = []; // file offset where each entry's line starts
+      const before: number[] = []; // lines before it
       const bad: BadLine[] = [];
-      for (let i = 0; i < b.starts.length; i++) {
+      const n = b.starts.length;
+      let ascii: AsciiText | undefined;
+      let asciiEnd = 0; // lines before this index are covered by `ascii`'s window
+      for (let i = 0; i < n; i++) {
+        if (i >= asciiEnd) [ascii, asciiEnd] = asciiWindow(b, i);
         const s = b.starts[i]!;
         const e = b.stops[i]!;
         lines++;
@@ -143,10 +160,11 @@ export class ReplayHandler implements JobHandler {
           stats.skippedEmpty++;
           continue;
         }
-        const dec = decodeRescueBytes(b.buf, s, e);
+        const dec = decodeRescueBytes(b.buf, s, e, ascii);
         if (dec.ok) {
           entries.push(dec.entry);
-          at.push({ offset: b.base + s, lines: lines - 1 });
+          at.push(b.base + s);
+          before.push(lines - 1);
         } else bad.push({ line: lines, offset: b.base + s, reason: dec.reason, text: b.buf.toString('utf8', s, e) });
       }
       if (bad.length) await this.setAside(job, badFile, bad, stats);
@@ -167,10 +185,10 @@ export class ReplayHandler implements JobHandler {
         // A backend with a window (unconfirmed) vouches for none of this batch; one without, for `accepted`.
         const trusted = backend.unconfirmed ? 0 : outcome.accepted;
         if (window.size === 0) confirmed(trusted);
-        await fail(outcome, trusted < entries.length ? at[trusted]! : end);
+        await fail(outcome, trusted < entries.length ? { offset: at[trusted]!, lines: before[trusted]! } : end);
       }
       if (backend.unconfirmed) {
-        window.push(at);
+        window.push(at, before);
         confirmed(window.confirm(backend.unconfirmed()));
       } else confirmed(entries.length);
       await save(window.oldest() ?? end);
@@ -181,7 +199,7 @@ export class ReplayHandler implements JobHandler {
       if (outcome.status === 'unavailable') await fail(outcome, cp);
     }
     confirmed(window.confirm(0));
-    await save({ offset: (await fh.stat()).size, lines });
+    await save({ offset: size, lines });
     return lines;
   }
 
@@ -217,6 +235,7 @@ export class ReplayHandler implements JobHandler {
   }
 
   async close(): Promise<void> {
+    await this.deleter.drain();
     for (const b of this.backends.values()) await (await b).close().catch(() => undefined);
   }
 }
@@ -251,10 +270,10 @@ class UnconfirmedWindow {
     return this.offsets.length - this.head;
   }
 
-  push(at: Position[]): void {
-    for (const p of at) {
-      this.offsets.push(p.offset);
-      this.lines.push(p.lines);
+  push(offsets: number[], lines: number[]): void {
+    for (let i = 0; i < offsets.length; i++) {
+      this.offsets.push(offsets[i]!);
+      this.lines.push(lines[i]!);
     }
   }
 
@@ -278,6 +297,20 @@ class UnconfirmedWindow {
     return this.size ? { offset: this.offsets[this.head]!, lines: this.lines[this.head]! } : undefined;
   }
 }
+
+/**
+ * The lines from `i` on that fit in 32 KiB (at least one), as one string when they are all ASCII,
+ * and the index past them. Decoding a window at once is far cheaper than line by line, and it stays
+ * under V8's large-object size (128 KiB), above which a string costs several times more to make.
+ */
+function asciiWindow(b: LineBatch, i: number): [AsciiText | undefined, number] {
+  const limit = b.starts[i]! + ASCII_WINDOW;
+  let j = i + 1;
+  while (j < b.starts.length && b.stops[j]! <= limit) j++;
+  return [asciiText(b.buf, b.starts[i]!, b.stops[j - 1]!), j];
+}
+
+const ASCII_WINDOW = 32 * 1024;
 
 /** An entry as plain JSON for dead/*.rejected.jsonl (a replayed record parses its fields here). */
 function plainEntry(e: SinkEntry): Record<string, unknown> {

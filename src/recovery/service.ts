@@ -83,6 +83,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   const enqueue = async (id: string, bytes?: number): Promise<void> => {
     const job = store.get(id);
     if (job && (job.state === 'pending' || job.state === 'in_flight' || job.state === 'dead')) return;
+    if (handler.finishing(id)) return; // replayed, its file not deleted yet
     if (await store.enqueue(id, jobPayload(id, bytes))) {
       o.metrics?.jobsEnqueued.inc();
       log.info({ job: id }, 'rescue file enqueued');
@@ -101,10 +102,11 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
     // concurrently: the WAL writes all new ENQUEUE events of a pass in one append
     await Promise.all(found.dats.map((d) => enqueue(d.id, d.size)));
     controller.kick();
-    watcher.update(found.dats.length);
+    watcher?.update(found.dats.length);
     return found.dats.length;
   };
-  const watcher = new RescueWatcher(
+  // batch mode replays what is there and finds late arrivals by rescanning: no watcher to pay for
+  const watcher = o.mode === 'batch' ? undefined : new RescueWatcher(
     rescueDir,
     (id) =>
       void enqueue(id)
@@ -129,7 +131,10 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
     if (o.signal.aborted) return finish();
     o.signal.addEventListener('abort', finish, { once: true });
     const tick = (): void => {
-      void scan()
+      // Batch mode replays what is there: while jobs are queued a rescan (a walk of every file) finds
+      // nothing it needs, so it waits until the queue drains, then picks up late arrivals.
+      const busy = o.mode === 'batch' && !controller.isIdle();
+      void (busy ? Promise.resolve(-1) : scan())
         .then((waiting) => {
           if (o.mode === 'batch') {
             const idle = controller.isIdle() && waiting === 0;
@@ -154,7 +159,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
     }
   });
 
-  await watcher.close();
+  await watcher?.close();
   await controller.stop();
   await limiter.stop();
   await handler.close();

@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import type { Rec, SinkEntry } from '../record.js';
 
 /**
@@ -72,17 +72,32 @@ function startsWithAt(buf: Buffer, at: number, end: number, prefix: Buffer): boo
 }
 
 /**
- * Decodes the line `buf[start, stop)` (no `\n`). Version 2 lines are checked against their CRC
- * without a parse; anything else falls back to the version 1 path (UTF-8 check + JSON.parse).
+ * The bytes of a batch of lines as one string, when they are all ASCII (then a byte offset is a
+ * character offset): slicing it is far cheaper than decoding each line on its own.
  */
-export function decodeRescueBytes(buf: Buffer, start: number, stop: number): DecodedLine {
+export interface AsciiText {
+  text: string;
+  /** Offset in `buf` of the text's first character. */
+  base: number;
+}
+
+export function asciiText(buf: Buffer, start: number, stop: number): AsciiText | undefined {
+  return isAscii(buf.subarray(start, stop)) ? { text: buf.toString('latin1', start, stop), base: start } : undefined;
+}
+
+/**
+ * Decodes the line `buf[start, stop)` (no `\n`); `ascii`, when given, covers it. Version 2 lines
+ * are checked against their CRC without a parse; anything else falls back to the version 1 path
+ * (UTF-8 check + JSON.parse).
+ */
+export function decodeRescueBytes(buf: Buffer, start: number, stop: number, ascii?: AsciiText): DecodedLine {
   const isRecord = startsWithAt(buf, start, stop, V2_RECORD);
-  if (isRecord || startsWithAt(buf, start, stop, V2_RAW)) return decodeV2(buf, start, stop, isRecord);
+  if (isRecord || startsWithAt(buf, start, stop, V2_RAW)) return decodeV2(buf, start, stop, isRecord, ascii);
   if (!isUtf8(buf.subarray(start, stop))) return { ok: false, reason: 'not valid UTF-8' };
   return decodeJsonLine(buf.toString('utf8', start, stop));
 }
 
-function decodeV2(buf: Buffer, start: number, stop: number, isRecord: boolean): DecodedLine {
+function decodeV2(buf: Buffer, start: number, stop: number, isRecord: boolean, ascii: AsciiText | undefined): DecodedLine {
   const idStart = start + (isRecord ? V2_RECORD.length : V2_RAW.length) - 1; // at the opening quote
   let i = idStart + 1;
   let escaped = false;
@@ -103,17 +118,18 @@ function decodeV2(buf: Buffer, start: number, stop: number, isRecord: boolean): 
   if (p === digits) return { ok: false, reason: 'missing crc' };
   const key = isRecord ? RECORD_KEY : RAW_KEY;
   if (!startsWithAt(buf, p, stop, key) || buf[stop - 1] !== CLOSE) return { ok: false, reason: 'not a version 2 layout' };
-  const payload = buf.subarray(p + key.length, stop - 1);
-  if (crc32(payload) !== crc) return { ok: false, reason: 'crc mismatch' };
+  const from = p + key.length;
+  if (crc32(buf.subarray(from, stop - 1)) !== crc) return { ok: false, reason: 'crc mismatch' };
+  const str = ascii ? (a: number, b: number) => ascii.text.slice(a - ascii.base, b - ascii.base) : (a: number, b: number) => buf.toString('utf8', a, b);
   let id: string;
   try {
-    id = escaped ? (JSON.parse(buf.toString('utf8', idStart, idEnd)) as string) : buf.toString('utf8', idStart + 1, idEnd - 1);
+    id = escaped ? (JSON.parse(str(idStart, idEnd)) as string) : str(idStart + 1, idEnd - 1);
   } catch {
     return { ok: false, reason: 'invalid id string' };
   }
-  const text = payload.toString('utf8');
+  const text = str(from, stop - 1);
   if (isRecord) {
-    if (payload[0] !== 0x7b) return { ok: false, reason: 'record is not a JSON object' };
+    if (buf[from] !== 0x7b) return { ok: false, reason: 'record is not a JSON object' };
     return { ok: true, entry: new StoredRecordEntry(id, text) };
   }
   try {

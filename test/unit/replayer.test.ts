@@ -94,8 +94,11 @@ describe('replayer and the sink contract', () => {
     expect(checkpoint.get(id)).toMatchObject({ offset: lineStart(file, 150), lines: 150 });
     expect(handler.statsFor('a/s1')).toMatchObject({ replayed: 150, lastError: 'connection reset' });
     expect(backend.received).toEqual(range(0, 150));
+    const size = readFileSync(file).length;
     await handler.run(job(id), new AbortController().signal);
     expect(backend.received).toEqual(range(0, 1000));
+    expect(RecoverCheckpoint.read(checkpoint.file)[id]).toMatchObject({ offset: size, lines: 1000 }); // EOF on disk before the file goes
+    await handler.filesDeleted();
     expect(existsSync(file)).toBe(false);
     expect(checkpoint.get(id)).toBeUndefined();
     expect(handler.statsFor('a/s1').replayed).toBe(1000);
@@ -114,6 +117,7 @@ describe('replayer and the sink contract', () => {
     backend.failOnFlush = false;
     await handler.run(job(id), new AbortController().signal);
     expect(backend.received).toEqual(range(0, 1000));
+    await handler.filesDeleted();
     expect(existsSync(file)).toBe(false);
   });
 
@@ -151,6 +155,7 @@ describe('replayer and the sink contract', () => {
     await checkpoint.set(id, { offset: resume, lines: 25 });
     await handler.run(job(id), new AbortController().signal);
     expect(backend.received).toEqual(range(25, 40));
+    await handler.filesDeleted();
     writeFileSync(file, Buffer.concat(lines));
     await handler.run(job(id), new AbortController().signal);
     expect(backend.received).toEqual([...range(25, 40), ...range(0, 20), ...range(21, 40)]);
