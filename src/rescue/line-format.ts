@@ -20,18 +20,14 @@ import type { Rec, SinkEntry } from '../record.js';
  */
 export const RESCUE_LINE_VERSION = 2;
 
-/** The record's JSON text, computed at most once per entry and kept on it for the sink and rescue to share. */
-export function entryJson(e: SinkEntry): string {
-  return (e.json ??= JSON.stringify(e.record ?? {}));
-}
-
 export function encodeRescueLine(e: SinkEntry): string {
   const id = PLAIN_ID.test(e.id) ? `"${e.id}"` : JSON.stringify(e.id);
   if (e.kind === 'raw') {
     const raw = JSON.stringify(e.raw ?? '');
     return `{"version":2,"kind":"raw","id":${id},"crc":${crc32(raw)},"raw":${raw}}\n`;
   }
-  const json = entryJson(e);
+  // the json formatter keeps its text on the entry: a batch the sink failed is not serialised twice
+  const json = e.json ?? JSON.stringify(e.record ?? {});
   return `{"version":2,"kind":"record","id":${id},"crc":${crc32(json)},"record":${json}}\n`;
 }
 
