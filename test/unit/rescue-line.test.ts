@@ -77,6 +77,14 @@ describe('rescue line format', () => {
     expect(decodeRescueBytes(ff, 0, ff.length)).toMatchObject({ ok: false });
   });
 
+  it('a record is serialised once: the rescue line reuses the text the json formatter kept on the entry', () => {
+    const e: SinkEntry = { id: 'a:1', kind: 'record', record: { x: 1 } };
+    expect(createFormatter('json')(e)).toBe('{"x":1}');
+    e.record = { x: 2 }; // not serialised again: the kept text is what the sink was given
+    const dec = decodeRescueLine(encodeRescueLine(e).slice(0, -1));
+    expect(dec.ok && dec.entry.json).toBe('{"x":1}');
+  });
+
   it('lines in another layout still decode (version 1), and are formatted from the parsed record', () => {
     const json = createFormatter('json');
     for (const line of ['{"kind":"record","version":1,"id":"a","record":{"x":1}}', '{"version":1,"kind":"record","id":"a","record":{"x": 1},"extra":true}']) {
