@@ -1,7 +1,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
-import { WrError, errorMessage, type ErrorCode } from '../errors.js';
 import path from 'node:path';
 import { findSink, type SinkSpec, type WorkRoot } from '../config/work-root.js';
+import { WrError, errorMessage, type ErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
@@ -107,7 +107,7 @@ export class ReplayHandler implements JobHandler {
     // Crash-safe finish: EOF is checkpointed (durably) before the file goes, and the entry is dropped
     // after; the job is done once EOF is checkpointed (a file that outlives a crash replays nothing).
     this.deleter.delete(file, () => this.d.checkpoint.remove(job.id));
-    this.d.log.info({ job: job.id, sink: route.spec.key, lines }, 'replay finished, file deleted');
+    this.d.log.info({ job: job.id, sink: route.spec.key, lines }, 'replay finished, file queued for deletion');
   }
 
   /** Replays one open file from its checkpoint to EOF; returns its line count. */
