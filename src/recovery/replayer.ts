@@ -98,12 +98,7 @@ export class ReplayHandler implements JobHandler {
       this.d.log.info({ job: job.id }, 'rescue file already gone (finished before a restart)');
       return;
     }
-    let lines: number;
-    try {
-      lines = await this.replayFile(job, route.spec, rf, signal);
-    } finally {
-      rf.close();
-    }
+    const lines = await this.replayFile(job, route.spec, rf, signal);
     // Crash-safe finish: EOF is checkpointed (durably) before the file goes, and the entry is dropped
     // after; the job is done once EOF is checkpointed (a file that outlives a crash replays nothing).
     this.deleter.delete(file, () => this.d.checkpoint.remove(job.id));

@@ -17,7 +17,6 @@ export const SMALL_FILE_BYTES = 1 << 20;
 export class RescueFile {
   private constructor(
     private readonly path: string,
-    private fd: number | undefined,
     readonly size: number,
     /** Inode, birth time, size and CRC-32 of the first 4 KiB: a new file under an old name differs. */
     readonly identity: string,
@@ -39,10 +38,9 @@ export class RescueFile {
       const whole = size <= SMALL_FILE_BYTES ? readAll(fd, size) : undefined;
       const head = whole ? whole.subarray(0, 4096) : readAll(fd, Math.min(size, 4096));
       const identity = `${st.ino}-${st.birthtimeNs}-${size}-${crc32(head).toString(16)}`;
-      return new RescueFile(file, whole ? (closeSync(fd), undefined) : fd, size, identity, whole);
-    } catch (err) {
-      closeSync(fd);
-      throw err;
+      return new RescueFile(file, size, identity, whole);
+    } finally {
+      closeSync(fd); // a large file is streamed through its own handle
     }
   }
 
@@ -53,11 +51,6 @@ export class RescueFile {
       return;
     }
     yield* splitBatches(this.whole, from, batchSize);
-  }
-
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
   }
 }
 

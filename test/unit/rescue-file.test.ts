@@ -34,7 +34,6 @@ describe('rescue file reading', () => {
         const rf = RescueFile.open(file)!;
         const viaFile: LineBatch[] = [];
         for await (const b of rf.batches(from, batchSize, new ManualClock(0))) viaFile.push(b);
-        rf.close();
         expect(flatten(viaFile)).toEqual(flatten(whole));
       }),
       { numRuns: 200 },
