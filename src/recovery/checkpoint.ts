@@ -1,41 +1,106 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { errnoCode } from '../errors.js';
-import { writeFileAtomicSync } from '../platform/atomic-write.js';
+import { tmpPathFor } from '../platform/atomic-write.js';
 
 /**
- * Replay progress, `<rescue.path>/recover.lock`: `{"version":1,"files":{"<job id>":{"offset":B,"lines":N}}}`.
- * `offset` is the byte offset just past the last line the sink acknowledged; a restart resumes
- * there, so nothing acknowledged is sent again. Replaced atomically after every acknowledged
- * batch (fsynced when `durable`).
+ * Replay progress, `<rescue.path>/recover.lock`, version 2: two slots of S bytes each (the file is
+ * exactly 2·S bytes; S = 4096 and doubles when the state outgrows it). Each update overwrites the
+ * older slot in place (one pwrite, fdatasync'd when `durable`), so no rename per batch; a slot torn
+ * by a crash fails its CRC and the reader takes the other, which holds the previous state. A slot:
+ *
+ *   wrck2 <seq: 16 hex> <crc: 8 hex> <len: 8 hex> <payload: len bytes, ending in \n>  (rest of the slot: stale bytes)
+ *
+ * `crc` is CRC-32 (zlib) over `<seq> <len>` as written then the payload bytes; the valid slot with
+ * the highest seq wins; the next update goes to the other slot with seq + 1. The payload is JSON:
+ *   {"files":{"<job id>":{"offset":B,"lines":N,"file":"<identity>"}}}
+ * `offset` is the byte offset just past the last line the sink confirmed (a restart resumes there,
+ * so nothing confirmed is sent again) and `lines` the lines before it. `file` is the identity of
+ * the file the entry belongs to (RescueFile.identity: inode, birth time, size, CRC-32 of the first 4 KiB): an entry left
+ * behind by a crash between deleting a finished file and dropping its entry never applies to a new
+ * file that got the same name. Version 1 (a JSON file `{"version":1,"files":{…}}` without
+ * identities, replaced atomically per batch) is still read, and rewritten as version 2.
+ * Golden file: test/fixtures/recover-lock-v2.bin (and recover-lock-v1.json).
  */
 export interface FileProgress {
   offset: number;
   lines: number;
+  /** Identity of the file the progress belongs to (absent in version 1 entries: trusted by name). */
+  file?: string;
+}
+
+const MAGIC = 'wrck2 ';
+const HEADER = MAGIC.length + 16 + 1 + 8 + 1 + 8 + 1;
+const MIN_SLOT = 4096;
+
+/** The state in one slot, or undefined when the slot is torn, empty or not ours. */
+export function parseSlot(buf: Buffer): { seq: number; files: Record<string, FileProgress> } | undefined {
+  if (buf.length < HEADER || buf.toString('latin1', 0, MAGIC.length) !== MAGIC) return undefined;
+  const seqHex = buf.toString('latin1', MAGIC.length, MAGIC.length + 16);
+  const crcHex = buf.toString('latin1', MAGIC.length + 17, MAGIC.length + 25);
+  const lenHex = buf.toString('latin1', MAGIC.length + 26, MAGIC.length + 34);
+  if (!/^[0-9a-f]{16}$/.test(seqHex) || !/^[0-9a-f]{8}$/.test(crcHex) || !/^[0-9a-f]{8}$/.test(lenHex)) return undefined;
+  const len = parseInt(lenHex, 16);
+  if (HEADER + len > buf.length) return undefined;
+  const payload = buf.subarray(HEADER, HEADER + len);
+  if (crc32(payload, crc32(`${seqHex} ${lenHex}`)) !== parseInt(crcHex, 16)) return undefined;
+  try {
+    const obj = JSON.parse(payload.toString('utf8')) as { files?: unknown };
+    if (!obj.files || typeof obj.files !== 'object') return undefined;
+    return { seq: parseInt(seqHex, 16), files: obj.files as Record<string, FileProgress> };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bytes of one slot holding `files` at `seq` (without the stale tail). */
+export function encodeSlot(seq: number, files: Record<string, FileProgress>): Buffer {
+  const payload = Buffer.from(`${JSON.stringify({ files })}\n`); // the newline is CRC'd too: a slot is whole or torn
+  const seqHex = seq.toString(16).padStart(16, '0');
+  const lenHex = payload.length.toString(16).padStart(8, '0');
+  const crcHex = crc32(payload, crc32(`${seqHex} ${lenHex}`)).toString(16).padStart(8, '0');
+  return Buffer.concat([Buffer.from(`${MAGIC}${seqHex} ${crcHex} ${lenHex} `, 'latin1'), payload]);
+}
+
+/** The newest valid state in a recover.lock's bytes (either version), and its slot layout. */
+export function parseCheckpoint(bytes: Buffer): { seq: number; slot: number; files: Record<string, FileProgress> } {
+  if (bytes.length > 0 && bytes[0] === 0x7b) {
+    try {
+      const obj = JSON.parse(bytes.toString('utf8')) as { version?: unknown; files?: Record<string, FileProgress> };
+      if (obj.version === 1 && obj.files && typeof obj.files === 'object') return { seq: 0, slot: 0, files: obj.files };
+    } catch {
+      // a torn version 1 file: nothing to resume from
+    }
+    return { seq: 0, slot: 0, files: {} };
+  }
+  const slot = bytes.length / 2;
+  if (slot < HEADER || !Number.isInteger(slot)) return { seq: 0, slot: 0, files: {} };
+  const a = parseSlot(bytes.subarray(0, slot));
+  const b = parseSlot(bytes.subarray(slot));
+  const best = a && b ? (a.seq > b.seq ? a : b) : (a ?? b);
+  return best ? { ...best, slot } : { seq: 0, slot: 0, files: {} };
 }
 
 export class RecoverCheckpoint {
   private files: Record<string, FileProgress>;
+  private seq: number;
+  private slot: number;
+  private fd: number | undefined;
+  private dirty = false;
+
   constructor(
     readonly file: string,
     private readonly durable: boolean,
   ) {
-    this.files = RecoverCheckpoint.read(file);
+    const parsed = parseCheckpoint(readBytes(file));
+    this.files = parsed.files;
+    this.seq = parsed.seq;
+    this.slot = parsed.slot; // 0: the file must be (re)built before the first in-place update
   }
 
   static read(file: string): Record<string, FileProgress> {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return {};
-      throw err;
-    }
-    try {
-      const obj = JSON.parse(text) as { version?: unknown; files?: Record<string, FileProgress> };
-      return obj.version === 1 && obj.files && typeof obj.files === 'object' ? obj.files : {};
-    } catch {
-      return {};
-    }
+    return parseCheckpoint(readBytes(file)).files;
   }
 
   get(job: string): FileProgress | undefined {
@@ -46,19 +111,78 @@ export class RecoverCheckpoint {
     return { ...this.files };
   }
 
+  /** Records progress; written in place at once, and durable before it resolves when `durable`. */
   set(job: string, p: FileProgress): Promise<void> {
     this.files[job] = p;
-    return this.save();
-  }
-
-  remove(job: string): Promise<void> {
-    if (!(job in this.files)) return Promise.resolve();
-    delete this.files[job];
-    return this.save();
-  }
-
-  private save(): Promise<void> {
-    writeFileAtomicSync(this.file, `${JSON.stringify({ version: 1, files: this.files })}\n`, this.durable);
+    this.save(this.durable);
     return Promise.resolve();
+  }
+
+  /**
+   * Drops a finished job's entry in memory; it reaches the disk with the next update (or close),
+   * with no sync of its own: the job's file is deleted first, and an entry whose file is gone or
+   * is another file (see `file`) is ignored and dropped on restart, so a lost removal costs nothing.
+   */
+  remove(job: string): Promise<void> {
+    if (job in this.files) {
+      delete this.files[job];
+      this.dirty = true;
+    }
+    return Promise.resolve();
+  }
+
+  /** Writes a pending removal and closes the file. */
+  close(): void {
+    if (this.dirty) this.save(this.durable);
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private save(sync: boolean): void {
+    this.dirty = false;
+    this.seq++;
+    const data = encodeSlot(this.seq, this.files);
+    if (this.fd === undefined && this.slot > 0) this.fd = openSync(this.file, 'r+'); // a version 2 file: update in place
+    if (this.fd === undefined || data.length > this.slot) {
+      this.rebuild(data);
+      return;
+    }
+    writeSync(this.fd, data, 0, data.length, (this.seq % 2) * this.slot);
+    if (sync) fdatasyncSync(this.fd);
+  }
+
+  /** A new file (first use, a version 1 file, or a state too big for its slots): written atomically. */
+  private rebuild(data: Buffer): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    let slot = Math.max(MIN_SLOT, this.slot);
+    while (slot < data.length) slot *= 2;
+    const whole = Buffer.alloc(slot * 2);
+    data.copy(whole, (this.seq % 2) * slot);
+    const tmp = tmpPathFor(this.file);
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, whole);
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.file);
+    const dfd = openSync(path.dirname(this.file), 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+    this.slot = slot;
+    this.fd = openSync(this.file, 'r+');
+  }
+}
+
+function readBytes(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return Buffer.alloc(0);
+    throw err;
   }
 }

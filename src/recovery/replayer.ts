@@ -1,18 +1,21 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { findSink, type SinkSpec, type WorkRoot } from '../config/work-root.js';
+import { WrError, errorMessage, type ErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import { PermanentJobError, type JobHandler } from '../queue/controller.js';
 import type { Job } from '../queue/job-state.js';
 import { parseRescueJobId } from '../rescue/file-name.js';
-import { decodeRescueLine } from '../rescue/line-format.js';
+import { asciiText, decodeRescueBytes, type AsciiText } from '../rescue/line-format.js';
 import type { SinkBackend } from '../sinks/contract.js';
 import type { SinkEntry } from '../record.js';
 import { SINK_TYPES } from '../sinks/registry.js';
+import type { LineBatch } from '../platform/line-reader.js';
 import type { RecoverCheckpoint } from './checkpoint.js';
-import { lineBatches } from './line-batches.js';
+import { FileDeleter } from './file-deleter.js';
+import { RescueFile } from './rescue-file.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 export interface SinkReplayStats {
@@ -34,22 +37,38 @@ export interface ReplayDeps {
   clock: Clock;
   log: Logger;
   metrics?: Metrics;
+  /** Builds a sink's backend (default: its type's createForReplay or create); tests inject fakes. */
+  createBackend?: (spec: SinkSpec) => SinkBackend;
 }
-
-export class SinkDownError extends Error {}
 
 /**
  * Replays one rescue file into exactly the sink named by its path, through that sink's normal
- * formatter and backend (no failover here: a down target fails the attempt and the queue retries
- * it with backoff). Resumes at the checkpointed byte offset; advances it after every batch the
- * sink acknowledged. Finish order, crash-safe: checkpoint at EOF → delete file → drop checkpoint
- * entry → (controller) ACK. A job whose file is gone on start is one that finished before a crash.
+ * formatter and backend (no failover here: a down target fails the attempt with SINK_UNAVAILABLE
+ * and the queue retries it with backoff; one failed write or flush is one attempt). The file is
+ * read as bytes (offsets and line numbers exact whatever the bytes), version 2 lines are checked
+ * by CRC without a parse, and a json sink writes the stored record text. The checkpoint is the
+ * start of the oldest line the sink has not confirmed (`unconfirmed()`), so a restart or a retry
+ * resumes there. Finish order, crash-safe: flush the sink → checkpoint EOF → delete the file →
+ * drop the entry → (controller) ACK. A job whose file is gone on start finished before a crash.
  */
 export class ReplayHandler implements JobHandler {
   private readonly backends = new Map<string, Promise<SinkBackend>>();
   readonly stats = new Map<string, SinkReplayStats>();
+  private readonly deleter: FileDeleter;
 
-  constructor(private readonly d: ReplayDeps) {}
+  constructor(private readonly d: ReplayDeps) {
+    this.deleter = new FileDeleter((file, err) => this.d.log.error({ file, err: errorMessage(err) }, 'deleting a replayed rescue file failed'));
+  }
+
+  /** Resolves once every replayed file is deleted. */
+  filesDeleted(): Promise<void> {
+    return this.deleter.drain();
+  }
+
+  /** True while a replayed job's file waits for deletion (it is done: a rescan must not queue it again). */
+  finishing(jobId: string): boolean {
+    return this.deleter.has(path.join(this.d.rescueDir, jobId));
+  }
 
   statsFor(key: string): SinkReplayStats {
     let s = this.stats.get(key);
@@ -71,117 +90,118 @@ export class ReplayHandler implements JobHandler {
 
   async run(job: Job, signal: AbortSignal): Promise<void> {
     const route = this.route(job.id);
-    if ('error' in route) throw new PermanentJobError(route.error);
-    const { spec } = route;
+    if ('error' in route) throw new RouteUnknownError(route.error);
     const file = path.join(this.d.rescueDir, job.id);
-    if (!existsSync(file)) {
+    const rf = RescueFile.open(file);
+    if (!rf) {
       await this.d.checkpoint.remove(job.id);
       this.d.log.info({ job: job.id }, 'rescue file already gone (finished before a restart)');
       return;
     }
+    const lines = await this.replayFile(job, route.spec, rf, signal);
+    // Crash-safe finish: EOF is checkpointed (durably) before the file goes, and the entry is dropped
+    // after; the job is done once EOF is checkpointed (a file that outlives a crash replays nothing).
+    this.deleter.delete(file, () => this.d.checkpoint.remove(job.id));
+    this.d.log.info({ job: job.id, sink: route.spec.key, lines }, 'replay finished, file queued for deletion');
+  }
+
+  /** Replays one open file from its checkpoint to EOF; returns its line count. */
+  private async replayFile(job: Job, spec: SinkSpec, rf: RescueFile, signal: AbortSignal): Promise<number> {
+    const { identity, size } = rf;
+    const saved = this.d.checkpoint.get(job.id);
+    const same = saved !== undefined && (saved.file === undefined || saved.file === identity);
+    if (saved && !same) this.d.log.warn({ job: job.id, offset: saved.offset }, 'checkpoint entry belongs to an earlier file of the same name: starting at 0');
+    let cp: Position = same ? { offset: saved.offset, lines: saved.lines } : { offset: 0, lines: 0 };
     const backend = await this.backendFor(spec);
     const stats = this.statsFor(spec.key);
     const replayed = this.d.metrics?.replayedLines.labels(spec.group, spec.name);
-    let { offset, lines } = this.d.checkpoint.get(job.id) ?? { offset: 0, lines: 0 };
-    this.d.log.info({ job: job.id, sink: spec.key, offset, lines }, offset ? 'replay resumed' : 'replay begun');
-    const maxBatch = Math.min(this.d.batchSize, this.d.limiter.chunk);
-    let entries: SinkEntry[] = [];
-    let ends: number[] = [];
-    let lineNos: number[] = [];
-    let pos = offset;
-    let lineNo = lines;
+    this.d.log.info({ job: job.id, sink: spec.key, ...cp }, cp.offset ? 'replay resumed' : 'replay begun');
     const badFile = path.join(this.d.rescueDir, 'dead', `${job.id}.bad.jsonl`);
-    // ends and line numbers of written entries the sink has not confirmed: the checkpoint stays before them
-    const held: Array<{ ends: number[]; lineNos: number[] }> = [];
-    let heldCount = 0;
+    const window = new UnconfirmedWindow();
+    const save = async (p: Position): Promise<void> => {
+      if (p.offset === cp.offset) return;
+      cp = p;
+      await this.d.checkpoint.set(job.id, { ...p, file: identity });
+    };
+    /** A failed write or flush: resume from the oldest entry the sink cannot vouch for, and fail the attempt. */
+    const fail = async (outcome: { reason: string }, from: Position): Promise<never> => {
+      await save(window.oldest() ?? from);
+      stats.lastError = outcome.reason;
+      throw new WrError('SINK_UNAVAILABLE', `sink ${spec.key} unavailable: ${outcome.reason}`);
+    };
+    const confirmed = (n: number): void => {
+      stats.replayed += n;
+      stats.lastProgressAt = this.d.clock.now();
+      stats.lastError = undefined;
+      replayed?.inc(n);
+    };
 
-    const flush = async (): Promise<void> => {
-      const batch = entries;
-      const batchEnds = ends;
-      const batchLineNos = lineNos;
-      const endPos = pos;
-      const endLine = lineNo;
-      entries = [];
-      ends = [];
-      lineNos = [];
-      if (batch.length === 0) {
-        if (endPos !== offset && heldCount === 0) await this.d.checkpoint.set(job.id, { offset: (offset = endPos), lines: (lines = endLine) });
-        return;
+    let lines = cp.lines;
+    const maxBatch = Math.min(this.d.batchSize, this.d.limiter.chunk);
+    for await (const b of rf.batches(cp.offset, maxBatch, this.d.clock)) {
+      const entries: SinkEntry[] = [];
+      const at: number[] = []; // file offset where each entry's line starts
+      const before: number[] = []; // lines before it
+      const bad: BadLine[] = [];
+      const n = b.starts.length;
+      let ascii: AsciiText | undefined;
+      let asciiEnd = 0; // lines before this index are covered by `ascii`'s window
+      for (let i = 0; i < n; i++) {
+        if (i >= asciiEnd) [ascii, asciiEnd] = asciiWindow(b, i);
+        const s = b.starts[i]!;
+        const e = b.stops[i]!;
+        lines++;
+        if (e === s) {
+          stats.skippedEmpty++;
+          continue;
+        }
+        const dec = decodeRescueBytes(b.buf, s, e, ascii);
+        if (dec.ok) {
+          entries.push(dec.entry);
+          at.push(b.base + s);
+          before.push(lines - 1);
+        } else bad.push({ line: lines, offset: b.base + s, reason: dec.reason, text: b.buf.toString('utf8', s, e) });
       }
-      const outcome = await this.d.limiter.schedule(batch.length, () => backend.write(batch));
+      if (bad.length) await this.setAside(job, badFile, bad, stats);
+      const end: Position = { offset: b.end, lines };
+      if (entries.length === 0) {
+        if (window.size === 0) await save(end);
+        continue;
+      }
+      const outcome = await this.d.limiter.schedule(entries.length, () => backend.write(entries));
       if (outcome.rejected?.length) {
         stats.rejected += outcome.rejected.length;
         await appendJsonl(
           path.join(this.d.rescueDir, 'dead', `${job.id}.rejected.jsonl`),
-          outcome.rejected.map((r) => ({ reason: r.reason, entry: batch[r.index] })),
+          outcome.rejected.map((r) => ({ reason: r.reason, entry: plainEntry(entries[r.index]!) })),
         );
       }
       if (outcome.status === 'unavailable') {
-        if (outcome.accepted > 0) {
-          const acceptedEnd = batchEnds[outcome.accepted - 1]!;
-          await this.d.checkpoint.set(job.id, { offset: acceptedEnd, lines: batchLineNos[outcome.accepted - 1]! });
-          stats.replayed += outcome.accepted;
-          replayed?.inc(outcome.accepted);
-        }
-        stats.lastError = outcome.reason;
-        throw new SinkDownError(`sink ${spec.key} unavailable: ${outcome.reason}`);
+        // A backend with a window (unconfirmed) vouches for none of this batch; one without, for `accepted`.
+        const trusted = backend.unconfirmed ? 0 : outcome.accepted;
+        if (window.size === 0) confirmed(trusted);
+        await fail(outcome, trusted < entries.length ? { offset: at[trusted]!, lines: before[trusted]! } : end);
       }
-      const unconfirmed = backend.unconfirmed?.() ?? 0;
-      if (unconfirmed === 0) {
-        held.length = heldCount = 0;
-        await this.d.checkpoint.set(job.id, { offset: (offset = endPos), lines: (lines = endLine) });
-      } else {
-        held.push({ ends: batchEnds, lineNos: batchLineNos });
-        heldCount += batchEnds.length;
-        let confirmed = heldCount - Math.min(unconfirmed, heldCount);
-        heldCount -= confirmed;
-        let to: { offset: number; lines: number } | undefined;
-        for (let c = held[0]; c && confirmed > 0; c = held[0]) {
-          const k = Math.min(confirmed, c.ends.length);
-          to = { offset: c.ends[k - 1]!, lines: c.lineNos[k - 1]! };
-          confirmed -= k;
-          if (k === c.ends.length) held.shift();
-          else held[0] = { ends: c.ends.slice(k), lineNos: c.lineNos.slice(k) };
-        }
-        if (to) await this.d.checkpoint.set(job.id, { offset: (offset = to.offset), lines: (lines = to.lines) });
-      }
-      stats.replayed += batch.length;
-      stats.lastProgressAt = this.d.clock.now();
-      stats.lastError = undefined;
-      replayed?.inc(batch.length);
-    };
-
-    for await (const batch of lineBatches(file, offset, maxBatch)) {
-      for (const line of batch) {
-        pos += Buffer.byteLength(line) + 1;
-        lineNo++;
-        if (line.length === 0) {
-          stats.skippedEmpty++;
-          continue;
-        }
-        const dec = decodeRescueLine(line);
-        if (dec.ok) {
-          entries.push(dec.entry);
-          ends.push(pos);
-          lineNos.push(lineNo);
-        } else {
-          stats.bad++;
-          await appendJsonl(badFile, [{ line: lineNo, offset: pos - Buffer.byteLength(line) - 1, reason: dec.reason, text: line }]);
-          this.d.log.warn({ job: job.id, line: lineNo, reason: dec.reason }, 'invalid rescue line copied to dead/');
-        }
-      }
-      await flush();
+      if (backend.unconfirmed) {
+        window.push(at, before);
+        confirmed(window.confirm(backend.unconfirmed()));
+      } else confirmed(entries.length);
+      await save(window.oldest() ?? end);
       if (signal.aborted) throw new Error('aborted');
     }
-    const tail = (await backend.flush?.()) ?? { status: 'ok' };
-    if (tail.status === 'unavailable') {
-      stats.lastError = tail.reason;
-      throw new SinkDownError(`sink ${spec.key} unavailable: ${tail.reason}`);
+    if (backend.flush) {
+      const outcome = await backend.flush();
+      if (outcome.status === 'unavailable') await fail(outcome, cp);
     }
-    if (pos !== offset) await this.d.checkpoint.set(job.id, { offset: pos, lines: lineNo });
-    await fsp.unlink(file);
-    await this.d.checkpoint.remove(job.id);
-    this.d.log.info({ job: job.id, sink: spec.key, lines: lineNo }, 'replay finished, file deleted');
+    confirmed(window.confirm(0));
+    await save({ offset: size, lines });
+    return lines;
+  }
+
+  private async setAside(job: Job, badFile: string, bad: BadLine[], stats: SinkReplayStats): Promise<void> {
+    stats.bad += bad.length;
+    await appendJsonl(badFile, bad);
+    for (const b of bad) this.d.log.warn({ job: job.id, line: b.line, offset: b.offset, reason: b.reason }, 'invalid rescue line copied to dead/');
   }
 
   /** A dead job's file is quarantined in dead/ with a `.reason` beside it. */
@@ -199,7 +219,7 @@ export class ReplayHandler implements JobHandler {
     if (!b) {
       const type = SINK_TYPES[spec.type]!;
       const ctx = { workRoot: this.d.wr.root, clock: this.d.clock };
-      const backend = (type.createForReplay ?? type.create)(spec.params, ctx);
+      const backend = this.d.createBackend?.(spec) ?? (type.createForReplay ?? type.create)(spec.params, ctx);
       b = backend.open().then(
         () => backend,
         () => backend, // a backend that cannot open now reports unavailable on write and is retried
@@ -210,8 +230,86 @@ export class ReplayHandler implements JobHandler {
   }
 
   async close(): Promise<void> {
+    await this.deleter.drain();
     for (const b of this.backends.values()) await (await b).close().catch(() => undefined);
   }
+}
+
+interface Position {
+  offset: number;
+  lines: number;
+}
+
+interface BadLine {
+  line: number;
+  offset: number;
+  reason: string;
+  text: string;
+}
+
+/** A rescue file naming a group or sink the config lacks: dead at once, never retried. */
+export class RouteUnknownError extends PermanentJobError {
+  readonly code: ErrorCode = 'REPLAY_ROUTE_UNKNOWN';
+}
+
+/**
+ * Entries written to a sink that it cannot vouch for yet (`unconfirmed()`), oldest first, as the
+ * file position where each one's line starts: the checkpoint never moves past the oldest.
+ */
+class UnconfirmedWindow {
+  private offsets: number[] = [];
+  private lines: number[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.offsets.length - this.head;
+  }
+
+  push(offsets: number[], lines: number[]): void {
+    for (let i = 0; i < offsets.length; i++) {
+      this.offsets.push(offsets[i]!);
+      this.lines.push(lines[i]!);
+    }
+  }
+
+  /** Keeps the newest `unconfirmed` entries; returns how many became confirmed. */
+  confirm(unconfirmed: number): number {
+    const n = Math.max(0, this.size - unconfirmed);
+    this.head += n;
+    if (this.head === this.offsets.length) {
+      this.offsets = [];
+      this.lines = [];
+      this.head = 0;
+    } else if (this.head > 1 << 16) {
+      this.offsets = this.offsets.slice(this.head);
+      this.lines = this.lines.slice(this.head);
+      this.head = 0;
+    }
+    return n;
+  }
+
+  oldest(): Position | undefined {
+    return this.size ? { offset: this.offsets[this.head]!, lines: this.lines[this.head]! } : undefined;
+  }
+}
+
+/**
+ * The lines from `i` on that fit in 32 KiB (at least one), as one string when they are all ASCII,
+ * and the index past them. Decoding a window at once is far cheaper than line by line, and it stays
+ * under V8's large-object size (128 KiB), above which a string costs several times more to make.
+ */
+function asciiWindow(b: LineBatch, i: number): [AsciiText | undefined, number] {
+  const limit = b.starts[i]! + ASCII_WINDOW;
+  let j = i + 1;
+  while (j < b.starts.length && b.stops[j]! <= limit) j++;
+  return [asciiText(b.buf, b.starts[i]!, b.stops[j - 1]!), j];
+}
+
+const ASCII_WINDOW = 32 * 1024;
+
+/** An entry as plain JSON for dead/*.rejected.jsonl (a replayed record parses its fields here). */
+function plainEntry(e: SinkEntry): Record<string, unknown> {
+  return e.kind === 'raw' ? { id: e.id, kind: e.kind, raw: e.raw } : { id: e.id, kind: e.kind, record: e.record };
 }
 
 async function appendJsonl(file: string, items: unknown[]): Promise<void> {

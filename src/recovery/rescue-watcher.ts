@@ -4,15 +4,17 @@ import type { Logger } from '../platform/logger.js';
 import { classify, DEAD_DIR, rescueLayout } from '../rescue/layout.js';
 
 /** Above this many waiting rescue files the watcher is closed and the rescan alone finds files. */
-export const WATCH_MAX_FILES = 1000;
+export const WATCH_MAX_FILES = 64;
 
 /**
  * chokidar on the rescue directory, so a released file is picked up at once rather than at the
  * next rescan. chokidar keeps one watch per file and re-reads a whole directory (lstat of every
  * entry) for each file event in it, so with a backlog of N files every replayed-and-deleted file
- * costs O(N): 10k files took 6 minutes here. A large backlog has plenty of work queued anyway, so
- * above WATCH_MAX_FILES waiting files the watcher is closed and the periodic rescan (which needs
- * no watch at all) carries on; below half of it the watcher is started again.
+ * costs O(N): 10k files took 6 minutes here, and even 500 (the old restart point) flooded the
+ * thread pool with lstat calls that delayed replay's own file operations. A backlog has plenty of
+ * work queued anyway, so above WATCH_MAX_FILES waiting files the watcher is closed and the periodic
+ * rescan (which needs no watch at all) carries on; below half of it the watcher is started again.
+ * Only the daemon watches: `wprescue batch` finds late arrivals by rescanning.
  */
 export class RescueWatcher {
   private watcher: FSWatcher | undefined;

@@ -85,6 +85,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   const enqueue = async (id: string, bytes?: number): Promise<void> => {
     const job = store.get(id);
     if (job && (job.state === 'pending' || job.state === 'in_flight' || job.state === 'dead')) return;
+    if (handler.finishing(id)) return; // replayed, its file not deleted yet
     if (await store.enqueue(id, jobPayload(id, bytes))) {
       o.metrics?.jobsEnqueued.inc();
       log.info({ job: id }, 'rescue file enqueued');
@@ -103,10 +104,11 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
     // concurrently: the WAL writes all new ENQUEUE events of a pass in one append
     await Promise.all(found.dats.map((d) => enqueue(d.id, d.size)));
     controller.kick();
-    watcher.update(found.dats.length);
+    watcher?.update(found.dats.length);
     return found.dats.length;
   };
-  const watcher = new RescueWatcher(
+  // batch mode replays what is there and finds late arrivals by rescanning: no watcher to pay for
+  const watcher = o.mode === 'batch' ? undefined : new RescueWatcher(
     rescueDir,
     (id) =>
       void enqueue(id)
@@ -131,7 +133,10 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
     if (o.signal.aborted) return finish();
     o.signal.addEventListener('abort', finish, { once: true });
     const tick = (): void => {
-      void scan()
+      // Batch mode replays what is there: while jobs are queued a rescan (a walk of every file) finds
+      // nothing it needs, so it waits until the queue drains, then picks up late arrivals.
+      const busy = o.mode === 'batch' && !controller.isIdle();
+      void (busy ? Promise.resolve(-1) : scan())
         .then((waiting) => {
           if (o.mode === 'batch') {
             const idle = controller.isIdle() && waiting === 0;
@@ -156,7 +161,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
     }
   });
 
-  await watcher.close();
+  await watcher?.close();
   await controller.stop();
   for (const j of store.jobs()) {
     const at = j.state === 'pending' ? checkpoint.get(j.id) : undefined;
@@ -164,6 +169,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   }
   await limiter.stop();
   await handler.close();
+  checkpoint.close();
   await releaseDir().catch(() => undefined);
   const sinks = [...handler.stats.values()].map((s) => ({ key: s.key, replayed: s.replayed, bad: s.bad, skippedEmpty: s.skippedEmpty, rejected: s.rejected }));
   const dead = store.counts().dead;

@@ -73,7 +73,8 @@ export type LineFormatter = (e: SinkEntry) => string;
 export function createFormatter(fmt: FormatName): LineFormatter {
   const f = FORMATTERS[fmt];
   const raw = (e: SinkEntry): string => (e.raw ?? '').replace(/\r?\n/g, '\\n');
-  if (fmt === 'json') return (e) => (e.kind === 'raw' ? raw(e) : (e.json ?? f(e.record ?? {})));
+  // json: the text is kept on the entry, so a spill of the same entry to rescue does not serialise it again
+  if (fmt === 'json') return (e) => (e.kind === 'raw' ? raw(e) : (e.json ??= f(e.record ?? {})));
   return (e) => (e.kind === 'raw' ? raw(e) : f(e.record ?? {}));
 }
 

@@ -10,6 +10,7 @@ import { range, T0, writeRescueFile } from '../helpers/rescue-files.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 import { makeWorkRoot } from '../helpers/work-root.js';
+import { RecoverCheckpoint } from '../../src/recovery/checkpoint.js';
 
 const FAST = 'recovery: { idle_exit_ms: 300, scan_interval_ms: 100, workers: 2, max_retry: 2 }\nreconnect: { initial_ms: 20, max_ms: 50, jitter: 0 }\nperformance: { rate_limit_rps: 0 }\n';
 
@@ -39,7 +40,7 @@ describe('wprescue batch', () => {
       expect(outputNs(path.join(root, 'data/out_dat/a-other.json'))).toEqual(range(1000, 1050));
       expect(outputNs(path.join(root, 'data/out_dat/b-x.json'))).toEqual(range(2000, 2010));
       expect(rescueFilesIn(rescue)).toEqual([]);
-      expect(JSON.parse(readFileSync(path.join(rescue, 'recover.lock'), 'utf8'))).toEqual({ version: 1, files: {} });
+      expect(RecoverCheckpoint.read(path.join(rescue, 'recover.lock'))).toEqual({});
     });
   }
 
@@ -71,7 +72,7 @@ describe('wprescue batch', () => {
       expect(existsSync(good)).toBe(false);
       const bad = fileLines(path.join(rescue, 'dead/a', `${path.basename(good)}.bad.jsonl`)).map((l) => JSON.parse(l) as { line: number; reason: string });
       expect(bad.map((b) => b.line)).toEqual([14, 15]);
-      expect(bad[1]!.reason).toMatch(/unsupported version 2/);
+      expect(bad[1]!.reason).toMatch(/missing crc/); // a version 2 line must carry its CRC
       for (const name of ['nosuch-2026-11-22_10:00:00-0.dat', 'garbage.dat', '..evil-2026-11-22_10:00:00-0.dat']) {
         expect(existsSync(path.join(rescue, 'dead/a', name))).toBe(true);
         expect(readFileSync(path.join(rescue, 'dead/a', `${name}.reason`), 'utf8')).toMatch(/no sink nosuch in group a|does not parse/);
