@@ -1,6 +1,8 @@
 /**
  * Every error the product raises on purpose carries a stable `code` from this table. The CLI maps
  * the code's class to an exit code (SPEC section 7); code matches on `code`, never on message text.
+ * `permanent` tells a retrying runtime (the replay queue) that trying again cannot help: the job
+ * is dead at once. Every code here is raised somewhere and listed in the README (a test checks).
  */
 export const ERROR_CODES = {
   USAGE: { exit: 2, meaning: 'bad command-line arguments' },
@@ -9,12 +11,10 @@ export const ERROR_CODES = {
   RESCUE_DIR_LOCKED: { exit: 2, meaning: 'another wprescue already owns this rescue directory' },
   SNAPSHOT_CORRUPT: { exit: 3, meaning: 'the queue snapshot and its backup are unreadable, or WAL events between the snapshot and the WAL are missing' },
   JOB_ILLEGAL_TRANSITION: { exit: 3, meaning: 'a job state change not allowed by the transition table' },
-  JOB_NOT_FOUND: { exit: 2, meaning: 'no job with that id' },
   SINK_UNAVAILABLE: { exit: 3, meaning: 'a sink backend is down (connection refused/reset, timeout, 5xx, ENOSPC)' },
-  SINK_REJECTED: { exit: 3, meaning: 'a sink backend refused a record permanently (4xx, constraint)' },
   RESCUE_NAME_INVALID: { exit: 2, meaning: 'a rescue file name does not parse as <sink>-<UTC time>-<seq>.dat' },
   RESCUE_WRITE_FAILED: { exit: 3, meaning: 'a rescue file could not be written (disk full, permission)' },
-  REPLAY_ROUTE_UNKNOWN: { exit: 1, meaning: 'a rescue file names a group or sink the config does not have' },
+  REPLAY_ROUTE_UNKNOWN: { exit: 1, permanent: true, meaning: 'a rescue file names a group or sink the config does not have' },
   SOURCE_FAILED: { exit: 3, meaning: 'a source could not be read' },
   NATS_INIT_FAILED: { exit: 3, meaning: '`wproj nats init` could not reach the NATS cluster or create a stream' },
   IO_ERROR: { exit: 3, meaning: 'an unexpected file-system error' },
@@ -37,6 +37,11 @@ export class WrError extends Error {
   get exitCode(): number {
     return ERROR_CODES[this.code].exit;
   }
+}
+
+/** True for an error whose code says that retrying cannot help. */
+export function isPermanent(err: unknown): boolean {
+  return err instanceof WrError && (ERROR_CODES[err.code] as { permanent?: boolean }).permanent === true;
 }
 
 export function isWrError(err: unknown, code?: ErrorCode): err is WrError {

@@ -1,5 +1,5 @@
 import { backoffDelay, type BackoffPolicy } from '../platform/backoff.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, isPermanent } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../platform/clock.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -7,19 +7,13 @@ import type { Job } from './job-state.js';
 import { PendingIndex } from './pending-index.js';
 import type { QueueStore } from './store.js';
 
-/** A job handler; throw `PermanentJobError` to make the job dead at once without retries. */
+/** A job handler; an error whose code is `permanent` (errors.ts) makes the job dead at once, without retries. */
 export interface JobHandler {
   run(job: Job, signal: AbortSignal): Promise<void>;
   /** Called once a job is dead (after max_retry or a permanent error). */
   onDead?(job: Job, reason: string): Promise<void>;
 }
 
-export class PermanentJobError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PermanentJobError';
-  }
-}
 
 export interface ControllerOptions {
   store: QueueStore;
@@ -185,7 +179,7 @@ export class QueueController {
     }
     const message = errorMessage(err);
     const current = this.opts.store.get(job.id)!;
-    if (err instanceof PermanentJobError || current.attempt + 1 > this.opts.maxRetry) {
+    if (isPermanent(err) || current.attempt + 1 > this.opts.maxRetry) {
       await this.opts.store.transition('DEAD', job.id, { error: message });
       this.opts.metrics?.jobsDead.inc();
       this.log.error({ job: job.id, error: message, attempts: current.attempt + 1 }, 'job dead');

@@ -1,11 +1,11 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { findSink, type SinkSpec, type WorkRoot } from '../config/work-root.js';
-import { WrError, errorMessage, type ErrorCode } from '../errors.js';
+import { WrError, errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
-import { PermanentJobError, type JobHandler } from '../queue/controller.js';
+import type { JobHandler } from '../queue/controller.js';
 import type { Job } from '../queue/job-state.js';
 import { parseRescueJobId } from '../rescue/file-name.js';
 import { asciiText, decodeRescueBytes, type AsciiText } from '../rescue/line-format.js';
@@ -90,7 +90,7 @@ export class ReplayHandler implements JobHandler {
 
   async run(job: Job, signal: AbortSignal): Promise<void> {
     const route = this.route(job.id);
-    if ('error' in route) throw new RouteUnknownError(route.error);
+    if ('error' in route) throw new WrError('REPLAY_ROUTE_UNKNOWN', route.error);
     const file = path.join(this.d.rescueDir, job.id);
     const rf = RescueFile.open(file);
     if (!rf) {
@@ -245,11 +245,6 @@ interface BadLine {
   offset: number;
   reason: string;
   text: string;
-}
-
-/** A rescue file naming a group or sink the config lacks: dead at once, never retried. */
-export class RouteUnknownError extends PermanentJobError {
-  readonly code: ErrorCode = 'REPLAY_ROUTE_UNKNOWN';
 }
 
 /**

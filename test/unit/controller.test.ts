@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/platform/clock.js';
-import { PermanentJobError, QueueController, type ControllerOptions, type JobHandler } from '../../src/queue/controller.js';
+import { WrError } from '../../src/errors.js';
+import { QueueController, type ControllerOptions, type JobHandler } from '../../src/queue/controller.js';
 import { countByState, type Job } from '../../src/queue/job-state.js';
 import { QueueStore } from '../../src/queue/store.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -82,12 +83,12 @@ describe('queue controller', () => {
     await controller.stop();
   });
 
-  it('a PermanentJobError makes the job dead at once, without retries', async () => {
+  it('an error with a permanent code makes the job dead at once, without retries', async () => {
     const { store, handler, controller } = await setup();
     await store.enqueue('j', { key: 'k', rank: 1 });
     controller.start();
     await until(() => handler.running.has('j'));
-    handler.finish('j', new PermanentJobError('no such sink'));
+    handler.finish('j', new WrError('REPLAY_ROUTE_UNKNOWN', 'no such sink'));
     await until(() => handler.dead.length === 1);
     expect(store.get('j')).toMatchObject({ state: 'dead', attempt: 0 });
     expect(handler.started).toEqual(['j']);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/errors.js';
@@ -22,6 +22,15 @@ function keys(schema: Schema, prefix = ''): string[] {
 describe('README lists what the product has', () => {
   it('every CLI command', () => {
     for (const c of COMMANDS) expect(README, c).toContain(`\`${c}`);
+  });
+  it('every error code is raised somewhere in src/, by its name', () => {
+    const src = path.join(import.meta.dirname, '..', '..', 'src');
+    const text = readdirSync(src, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith('.ts') && f !== 'errors.ts')
+      .map((f) => readFileSync(path.join(src, f), 'utf8'))
+      .join('\n');
+    for (const code of Object.keys(ERROR_CODES)) expect(text, code).toContain(`'${code}'`);
   });
   it('every error code with its exit status', () => {
     for (const [code, { exit }] of Object.entries(ERROR_CODES)) expect(README, code).toMatch(new RegExp(`\\| \`${code}\` \\| ${exit} \\|`));

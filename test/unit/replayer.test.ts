@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadWorkRoot } from '../../src/config/work-root.js';
 import { ManualClock } from '../../src/platform/clock.js';
 import { silentLogger } from '../../src/platform/logger.js';
-import { PermanentJobError } from '../../src/queue/controller.js';
+import { isPermanent } from '../../src/errors.js';
 import type { Job } from '../../src/queue/job-state.js';
 import { RecoverCheckpoint } from '../../src/recovery/checkpoint.js';
 import { createRateLimiter } from '../../src/recovery/rate-limiter.js';
@@ -125,7 +125,7 @@ describe('replayer and the sink contract', () => {
     const { rescueDir, handler, job } = setup(new WindowBackend(0));
     const file = writeRescueFile(rescueDir, 'a', 'nosuch', T0, 0, [1]);
     const err: unknown = await handler.run(job(path.relative(rescueDir, file)), new AbortController().signal).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(PermanentJobError);
+    expect(isPermanent(err)).toBe(true);
     expect(err).toMatchObject({ code: 'REPLAY_ROUTE_UNKNOWN' });
   });
 
