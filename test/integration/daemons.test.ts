@@ -1,5 +1,4 @@
 import { appendFileSync, existsSync, readdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkRoot } from '../../src/config/work-root.js';
@@ -10,22 +9,12 @@ import { bin } from '../helpers/cli.js';
 import { startNode } from '../helpers/child.js';
 import { compareNs, outputNs, rescueFilesIn, rescueNs } from '../helpers/outputs.js';
 import { range, T0, writeRescueFile } from '../helpers/rescue-files.js';
+import { freePort, httpGet } from '../helpers/net.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 import { makeInput, makeWorkRoot } from '../helpers/work-root.js';
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-async function get(port: number, url: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`http://127.0.0.1:${port}${url}`);
-  return { status: res.status, body: await res.text() };
-}
 
 /** The value of one sample line of a Prometheus text page, or undefined. */
 function metric(page: string, name: string, labels = ''): number | undefined {
@@ -51,13 +40,13 @@ describe('wparse daemon', () => {
     await until(() => outputNs(ok).length === parsed(1500), 20_000);
     await until(() => /\| app\/down +\| RESCUE \|/.test(d.stdout()), 20_000);
 
-    const page = (await get(port, '/metrics')).body;
+    const page = (await httpGet(port, '/metrics')).body;
     expect(metric(page, 'wparse_lines_in_total', 'source="src"')).toBe(1500);
     expect(metric(page, 'wparse_records_out_total', 'group="app",sink="ok"')).toBe(parsed(1500));
     expect(metric(page, 'wparse_sink_failover_active', 'group="app",sink="down"')).toBe(1);
     expect(metric(page, 'wparse_sink_failover_active', 'group="app",sink="ok"')).toBe(0);
     expect(metric(page, 'wparse_rescue_lines_total', 'group="app",sink="down"')).toBe(parsed(1500));
-    expect((await get(port, '/healthz')).status).toBe(200);
+    expect((await httpGet(port, '/healthz')).status).toBe(200);
 
     const rescue = path.join(root, 'data/rescue');
     expect(rescueFilesIn(rescue).map((f) => path.extname(f))).toEqual(['.lock']); // still being written
@@ -99,14 +88,14 @@ describe('wprescue daemon', () => {
     await until(() => outputNs(out).length === 250, 20_000);
     await until(() => !existsSync(later.slice(0, -'.lock'.length)), 20_000);
 
-    const page = (await get(port, '/metrics')).body;
+    const page = (await httpGet(port, '/metrics')).body;
     expect(metric(page, 'wprescue_replayed_lines_total', 'group="app",sink="main"')).toBe(250);
     expect(metric(page, 'wprescue_jobs_enqueued_total')).toBe(2);
     expect(metric(page, 'wprescue_jobs_completed_total')).toBe(2);
     expect(metric(page, 'wprescue_worker_pool_size')).toBe(2);
     expect(metric(page, 'wprescue_replay_rate_limit')).toBe(0);
     expect(metric(page, 'wprescue_recovery_duration_seconds')).toBeGreaterThanOrEqual(0);
-    expect(await get(port, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
+    expect(await httpGet(port, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
     d.child.kill('SIGINT');
     expect((await d.exit).code).toBe(0);
     expect(compareNs(range(0, 250), outputNs(out))).toEqual({ missing: [], duplicates: 0 });

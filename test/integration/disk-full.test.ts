@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadWorkRoot } from '../../src/config/work-root.js';
 import { runPipeline } from '../../src/pipeline/run-pipeline.js';
 import { systemClock } from '../../src/platform/clock.js';
@@ -11,30 +11,13 @@ import { bin } from '../helpers/cli.js';
 import { startNode } from '../helpers/child.js';
 import { compareNs, rescueFilesIn, rescueNs } from '../helpers/outputs.js';
 import { range } from '../helpers/rescue-files.js';
+import { smallTmpfs } from '../helpers/tmpfs.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 import { makeInput, makeWorkRoot } from '../helpers/work-root.js';
 
 const N = 20_000;
 const expected = range(0, N).filter((i) => i % 11 !== 10);
-const mounted: string[] = [];
-
-afterEach(() => {
-  // lazy: the helper kills a daemon left by a failed test after this hook has run
-  for (const m of mounted.splice(0)) execFileSync('umount', ['-l', m]);
-});
-
-/** A small tmpfs, where this machine lets the test mount one (root in its sandbox); else undefined. */
-function smallTmpfs(dir: string, size: string): boolean {
-  mkdirSync(dir, { recursive: true });
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
-  } catch {
-    return false;
-  }
-  mounted.push(dir);
-  return true;
-}
 
 /** A work root whose only sink is down for good, so every record goes to rescue at `rescueDir`. */
 function downRoot(rescueDir: string): string {

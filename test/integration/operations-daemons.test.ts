@@ -6,22 +6,12 @@ import { bin, cli } from '../helpers/cli.js';
 import { startNode, type RunningChild } from '../helpers/child.js';
 import { compareNs, fileLines, outputNs, rescueFilesIn } from '../helpers/outputs.js';
 import { range, T0, writeRescueFile } from '../helpers/rescue-files.js';
+import { freePort, httpGet } from '../helpers/net.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 import { makeInput, makeWorkRoot } from '../helpers/work-root.js';
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-async function get(port: number, url: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`http://127.0.0.1:${port}${url}`);
-  return { status: res.status, body: await res.text() };
-}
 
 /** Polls an async condition (a real HTTP scrape; refused while the daemon starts) until it holds. */
 async function eventually(cond: () => Promise<boolean>, ms = 30_000): Promise<void> {
@@ -60,16 +50,16 @@ describe('metrics per daemon', () => {
     const wp = startNode(bin('wparse'), ['daemon', '-w', root]);
     const wr = startNode(bin('wprescue'), ['daemon', '--metrics-listen', `127.0.0.1:${pb}`, '-w', root]);
     await until(() => logged(root, 'wprescue', 'replay begun') && logged(root, 'wparse', 'source started'), 20_000);
-    await eventually(async () => metric((await get(pa, '/metrics')).body, 'wparse_lines_in_total', 'source="src"') === 200);
+    await eventually(async () => metric((await httpGet(pa, '/metrics')).body, 'wparse_lines_in_total', 'source="src"') === 200);
 
-    const a = (await get(pa, '/metrics')).body;
+    const a = (await httpGet(pa, '/metrics')).body;
     expect(a).not.toContain('wprescue_');
     expect(a).toContain(`warp_rescue_build_info{version="${VERSION}"} 1`);
     expect(metric(a, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(metric(a, 'nodejs_heap_size_total_bytes')).toBeGreaterThan(0);
 
-    await eventually(async () => (metric((await get(pb, '/metrics')).body, 'wprescue_replayed_lines_total', 'group="app",sink="main"') ?? 0) > 0);
-    const b = (await get(pb, '/metrics')).body;
+    await eventually(async () => (metric((await httpGet(pb, '/metrics')).body, 'wprescue_replayed_lines_total', 'group="app",sink="main"') ?? 0) > 0);
+    const b = (await httpGet(pb, '/metrics')).body;
     expect(b).not.toContain('wparse_');
     expect(b).toContain(`warp_rescue_build_info{version="${VERSION}"} 1`);
     expect(metric(b, 'process_resident_memory_bytes')).toBeGreaterThan(0);
@@ -77,8 +67,8 @@ describe('metrics per daemon', () => {
     expect(backlog).toBeGreaterThan(500); // 2000 lines at 50/s: most still wait, and no --stat was given
     expect(backlog).toBeLessThan(2000);
     expect(metric(b, 'wprescue_backlog_oldest_seconds')).toBeGreaterThan((Date.now() - T0) / 1000 - 60);
-    expect(await get(pa, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
-    expect(await get(pb, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
+    expect(await httpGet(pa, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
+    expect(await httpGet(pb, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
 
     expect(await stop(wr)).toBe(0);
     expect(await stop(wp)).toBe(0);
@@ -105,8 +95,8 @@ describe('/healthz', () => {
     });
     writeRescueFile(path.join(root, 'data/rescue'), 'app', 'main', T0, 0, range(0, 50));
     const d = startNode(bin('wprescue'), ['daemon', '-w', root], { env: { WPR_HEALTH_WINDOW_MS: '1000' } });
-    await eventually(async () => (await get(pm, '/healthz')).status === 503);
-    const body = JSON.parse((await get(pm, '/healthz')).body) as Record<string, unknown>;
+    await eventually(async () => (await httpGet(pm, '/healthz')).status === 503);
+    const body = JSON.parse((await httpGet(pm, '/healthz')).body) as Record<string, unknown>;
     expect(body).toMatchObject({ status: 'unhealthy', reason: 'replay_stalled', sinks: ['app/main'] });
     expect(String(body.message)).toMatch(/backlog in app\/main and no line replayed for \d+s/);
     expect(body.last_error).toEqual(expect.any(String));
@@ -116,7 +106,7 @@ describe('/healthz', () => {
     await new Promise<void>((r) => sink.listen(sinkPort, '127.0.0.1', () => r()));
     try {
       await until(() => got.split('\n').length - 1 === 50, 30_000);
-      await eventually(async () => (await get(pm, '/healthz')).status === 200);
+      await eventually(async () => (await httpGet(pm, '/healthz')).status === 200);
       expect(await stop(d)).toBe(0);
     } finally {
       sink.close();
@@ -131,8 +121,8 @@ describe('/healthz', () => {
     });
     writeRescueFile(path.join(root, 'data/rescue'), 'app', 'main', T0, 0, range(0, 5));
     const d = startNode(bin('wprescue'), ['daemon', '-w', root]);
-    await eventually(async () => (await get(pm, '/healthz')).status === 503);
-    expect(JSON.parse((await get(pm, '/healthz')).body)).toMatchObject({ reason: 'dead_jobs', jobs: [expect.stringMatching(/^app\/main-/)] });
+    await eventually(async () => (await httpGet(pm, '/healthz')).status === 503);
+    expect(JSON.parse((await httpGet(pm, '/healthz')).body)).toMatchObject({ reason: 'dead_jobs', jobs: [expect.stringMatching(/^app\/main-/)] });
     expect(existsSync(path.join(root, 'data/rescue/.wprescue.pid'))).toBe(true);
     expect(await stop(d)).toBe(0);
     expect(d.stderr()).toMatch(/1 dead job\(s\)/);
@@ -141,7 +131,7 @@ describe('/healthz', () => {
 
     // an old dead job is reported, not unhealthy, once its window has passed
     const again = startNode(bin('wprescue'), ['daemon', '-w', root], { env: { WPR_HEALTH_WINDOW_MS: '1' } });
-    await eventually(async () => (await get(pm, '/healthz')).status === 200);
+    await eventually(async () => (await httpGet(pm, '/healthz')).status === 200);
     expect(await stop(again, 'SIGINT')).toBe(0);
     expect(cli('wprescue', ['batch', '-w', root]).code).toBe(1);
   });
@@ -155,10 +145,10 @@ describe('/healthz', () => {
     });
     writeFileSync(path.join(root, 'data/blocked'), 'a file where the rescue directory should be\n');
     const d = startNode(bin('wparse'), ['daemon', '-w', root]);
-    await eventually(async () => (await get(pm, '/healthz')).status === 503);
-    expect(JSON.parse((await get(pm, '/healthz')).body)).toMatchObject({ status: 'unhealthy', reason: 'rescue_write_failing', sinks: ['app/down'] });
+    await eventually(async () => (await httpGet(pm, '/healthz')).status === 503);
+    expect(JSON.parse((await httpGet(pm, '/healthz')).body)).toMatchObject({ status: 'unhealthy', reason: 'rescue_write_failing', sinks: ['app/down'] });
     rmSync(path.join(root, 'data/blocked'));
-    await eventually(async () => (await get(pm, '/healthz')).status === 200);
+    await eventually(async () => (await httpGet(pm, '/healthz')).status === 200);
     await until(() => logged(root, 'wparse', 'rescue writes resumed'), 20_000);
     expect(await stop(d)).toBe(0);
     expect(rescueFilesIn(path.join(root, 'data/blocked/rescue')).map((f) => path.extname(f))).toEqual(['.dat']);

@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadWorkRoot } from '../../src/config/work-root.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { PipelineHealth } from '../../src/pipeline/health.js';
@@ -15,6 +14,8 @@ import { bin, cli } from '../helpers/cli.js';
 import { startNode } from '../helpers/child.js';
 import { compareNs, outputNs, rescueFilesIn, rescueNs } from '../helpers/outputs.js';
 import { range } from '../helpers/rescue-files.js';
+import { smallTmpfs } from '../helpers/tmpfs.js';
+import { freePort } from '../helpers/net.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 import { makeInput, makeWorkRoot } from '../helpers/work-root.js';
@@ -24,13 +25,6 @@ const expected = range(0, N).filter((i) => i % 11 !== 10);
 const MAX = 300_000; // a tenth of what the outage needs
 const BATCH_BYTES = 512 * 200; // generous: one batch of rescue lines
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function metric(page: string, name: string, labels = ''): number | undefined {
   const line = page.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
@@ -49,22 +43,6 @@ function cappedRoot(whenFull: string, port?: number): string {
   });
 }
 
-const mounted: string[] = [];
-afterEach(() => {
-  for (const m of mounted.splice(0)) execFileSync('umount', ['-l', m]);
-});
-
-/** A small tmpfs where this machine lets the test mount one; else false. */
-function smallTmpfs(dir: string, size: string): boolean {
-  mkdirSync(dir, { recursive: true });
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
-  } catch {
-    return false;
-  }
-  mounted.push(dir);
-  return true;
-}
 
 /** Runs the pipeline in process on `root` until every line is in rescue, with `space()` turned on half-way. */
 async function enospcRun(root: string, fs: FsPort | undefined, onFull: () => void): Promise<{ dropped: number; errors: string[] }> {
