@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // most files wait on child processes and servers, not the CPU: two at a time on 2 cores
+    maxWorkers: 2,
   },
 });

@@ -15,7 +15,7 @@ import { makeInput, makeWorkRoot } from '../helpers/work-root.js';
 export interface SinkHarness {
   type: string;
   /** Starts what the sink talks to (a listener, a server); returns the connector's params. */
-  start(dir: string, opts: { failAfter?: number }): Promise<Record<string, unknown>>;
+  start(dir: string, opts: { failAfter?: number; killCase?: boolean }): Promise<Record<string, unknown>>;
   /** The `n` of every record the backend holds, in arrival order; absent when it keeps nothing (blackhole). */
   delivered?(): Promise<number[]>;
   /** Makes the backend reachable again after `failAfter` took it down. */
@@ -119,7 +119,7 @@ export function sinkConformance(h: SinkHarness): void {
 
       it('kill -9 of wparse during an outage and of wprescue mid-replay loses nothing', async () => {
         const rand = prng(h.type.length * 31);
-        const root = workRoot(h, await h.start(tmpDir(), { failAfter: 2000 }), makeInput(N * 5));
+        const root = workRoot(h, await h.start(tmpDir(), { failAfter: 2000, killCase: true }), makeInput(N * 5));
         const d = startNode(bin('wparse'), ['daemon', '-w', root]);
         await new Promise((r) => setTimeout(r, 300 + rand() * 300)); // the crash moment is what is random here
         d.child.kill('SIGKILL');

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { afterEach } from 'vitest';
+// tmp.ts's clean-up must run after the unmount below: hooks run last-registered first
+import './tmp.js';
 
 const mounted: string[] = [];
 
