@@ -3,6 +3,7 @@ import path from 'node:path';
 import { RecoverCheckpoint } from '../recovery/checkpoint.js';
 import { parseRescueJobId } from '../rescue/file-name.js';
 import { countLines } from './line-count.js';
+import { classify, rescueLayout } from '../rescue/layout.js';
 
 /**
  * `wproj rescue stat`: the rescue backlog by `<group>/<sink>`, from the configured rescue.path:
@@ -38,7 +39,7 @@ export function rescueStat(rescuePath: string, now = Date.now()): RescueStat {
   const out: RescueStat = { rescuePath, totalFiles: 0, totalLines: 0, totalBytes: 0, oldestAgeSec: null, bySink: {}, files: [], locked: [], dead: 0 };
   if (!existsSync(rescuePath)) return out;
   let oldest = Infinity;
-  const progress = RecoverCheckpoint.read(path.join(rescuePath, 'recover.lock'));
+  const progress = RecoverCheckpoint.read(rescueLayout(rescuePath).recoverLock);
   const walk = (dir: string, rel: string): void => {
     for (const name of readdirSync(dir).sort()) {
       if (name.startsWith('.') || name.endsWith('.owner')) continue;
@@ -46,7 +47,7 @@ export function rescueStat(rescuePath: string, now = Date.now()): RescueStat {
       const id = rel ? `${rel}/${name}` : name;
       const st = statSync(full);
       if (st.isDirectory()) {
-        if (rel === '' && name === 'dead') out.dead = readdirSync(full, { recursive: true }).filter((n) => String(n).endsWith('.dat')).length;
+        if (classify(rel ? `${rel}/${name}` : name) === 'dead-dir') out.dead = readdirSync(full, { recursive: true }).filter((n) => String(n).endsWith('.dat')).length;
         else walk(full, id);
         continue;
       }

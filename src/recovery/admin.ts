@@ -10,6 +10,7 @@ import { repairWal, type RepairReport } from '../queue/wal/repair.js';
 import { parseRescueJobId } from '../rescue/file-name.js';
 import { lockRescueDir } from './dir-lock.js';
 import { jobPayload } from './discovery.js';
+import { rescueLayout } from '../rescue/layout.js';
 
 /** Queue administration for `wprescue status | enqueue | requeue --dead | queue repair`. */
 const dirs = (wr: WorkRoot): { rescueDir: string; queueDir: string } => ({
@@ -90,12 +91,12 @@ export async function requeueDead(wr: WorkRoot): Promise<string[]> {
   return withStore(wr, async (store, rescueDir) => {
     const ids = store.jobs().filter((j) => j.state === 'dead').map((j) => j.id);
     for (const id of ids) {
-      const quarantined = path.join(rescueDir, 'dead', id);
+      const quarantined = rescueLayout(rescueDir).deadFile(id);
       const home = path.join(rescueDir, id);
       if (existsSync(quarantined)) {
         await fsp.mkdir(path.dirname(home), { recursive: true });
         await fsp.rename(quarantined, home);
-        await fsp.rm(`${quarantined}.reason`, { force: true });
+        await fsp.rm(rescueLayout(rescueDir).reasonFile(id), { force: true });
       }
       await store.enqueue(id, jobPayload(id));
     }

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { WrError } from '../errors.js';
 import { writeFileAtomicSync } from '../platform/atomic-write.js';
 import { pidAlive } from '../rescue/salvage.js';
+import { rescueLayout } from '../rescue/layout.js';
 
 /**
  * One wprescue per rescue directory: a proper-lockfile lock at `<rescue>/.wprescue.lock` plus a
@@ -13,8 +13,7 @@ import { pidAlive } from '../rescue/salvage.js';
  */
 export async function lockRescueDir(dir: string, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
   mkdirSync(dir, { recursive: true });
-  const lockPath = path.join(dir, '.wprescue.lock');
-  const pidFile = path.join(dir, '.wprescue.pid');
+  const { dirLock: lockPath, dirPid: pidFile } = rescueLayout(dir);
   const opts = { lockfilePath: lockPath, realpath: false, stale: 10_000, update: 2_500, onCompromised };
   const owned = (release: () => Promise<void>): (() => Promise<void>) => {
     writeFileAtomicSync(pidFile, `${process.pid}\n`, false);

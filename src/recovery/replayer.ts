@@ -5,14 +5,16 @@ import { WrError, errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
+import { writeFileAtomic } from '../platform/atomic-write.js';
+import type { LineBatch } from '../platform/line-reader.js';
 import type { JobHandler } from '../queue/controller.js';
 import type { Job } from '../queue/job-state.js';
 import { parseRescueJobId } from '../rescue/file-name.js';
+import { rescueLayout } from '../rescue/layout.js';
 import { asciiText, decodeRescueBytes, type AsciiText } from '../rescue/line-format.js';
 import type { SinkBackend } from '../sinks/contract.js';
 import type { SinkEntry } from '../record.js';
 import { SINK_TYPES } from '../sinks/registry.js';
-import type { LineBatch } from '../platform/line-reader.js';
 import type { RecoverCheckpoint } from './checkpoint.js';
 import { FileDeleter } from './file-deleter.js';
 import { RescueFile } from './rescue-file.js';
@@ -116,7 +118,7 @@ export class ReplayHandler implements JobHandler {
     const stats = this.statsFor(spec.key);
     const replayed = this.d.metrics?.replayedLines.labels(spec.group, spec.name);
     this.d.log.info({ job: job.id, sink: spec.key, ...cp }, cp.offset ? 'replay resumed' : 'replay begun');
-    const badFile = path.join(this.d.rescueDir, 'dead', `${job.id}.bad.jsonl`);
+    const badFile = rescueLayout(this.d.rescueDir).badLinesFile(job.id);
     const window = new UnconfirmedWindow();
     const save = async (p: Position): Promise<void> => {
       if (p.offset === cp.offset) return;
@@ -172,7 +174,7 @@ export class ReplayHandler implements JobHandler {
       if (outcome.rejected?.length) {
         stats.rejected += outcome.rejected.length;
         await appendJsonl(
-          path.join(this.d.rescueDir, 'dead', `${job.id}.rejected.jsonl`),
+          rescueLayout(this.d.rescueDir).rejectedFile(job.id),
           outcome.rejected.map((r) => ({ reason: r.reason, entry: plainEntry(entries[r.index]!) })),
         );
       }
@@ -206,11 +208,12 @@ export class ReplayHandler implements JobHandler {
 
   /** A dead job's file is quarantined in dead/ with a `.reason` beside it. */
   async onDead(job: Job, reason: string): Promise<void> {
-    const from = path.join(this.d.rescueDir, job.id);
-    const to = path.join(this.d.rescueDir, 'dead', job.id);
+    const layout = rescueLayout(this.d.rescueDir);
+    const from = layout.jobFile(job.id);
+    const to = layout.deadFile(job.id);
     await fsp.mkdir(path.dirname(to), { recursive: true });
     if (existsSync(from)) await fsp.rename(from, to);
-    await fsp.writeFile(`${to}.reason`, `${reason}\n`);
+    await writeFileAtomic(layout.reasonFile(job.id), `${reason}\n`);
     this.d.log.error({ job: job.id, reason, quarantined: to }, 'rescue file quarantined');
   }
 

@@ -17,6 +17,7 @@ import { RescueWatcher } from './rescue-watcher.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { ReplayHandler } from './replayer.js';
 import { StatReporter } from './stat-reporter.js';
+import { rescueLayout } from '../rescue/layout.js';
 
 export interface RescueRunOptions {
   wr: WorkRoot;
@@ -59,7 +60,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   });
   o.metrics?.recoveryDuration.set(store.recovery.ms / 1000);
   log.info({ ...store.recovery }, 'queue recovered');
-  const checkpoint = new RecoverCheckpoint(path.join(rescueDir, 'recover.lock'), wr.engine.queue.fsync === 'always');
+  const checkpoint = new RecoverCheckpoint(rescueLayout(rescueDir).recoverLock, wr.engine.queue.fsync === 'always');
   const limiter = createRateLimiter(o.rate ?? wr.engine.performance.rate_limit_rps);
   o.metrics?.rateLimit.set(limiter.rps);
   const handler = new ReplayHandler({ wr, rescueDir, checkpoint, limiter, batchSize: wr.engine.performance.batch_size, clock, log, ...(o.metrics ? { metrics: o.metrics } : {}) });

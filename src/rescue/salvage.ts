@@ -1,7 +1,8 @@
 import { existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
-import { OWNER_STALE_MS, ownerLockPath, ownerPidPath } from './writer.js';
+import { ownerLockPath, ownerPidPath } from './layout.js';
+import { OWNER_STALE_MS } from './writer.js';
 
 /**
  * Salvage of `.dat.lock` files whose writer is gone. The writer is gone when the pid in its owner

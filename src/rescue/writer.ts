@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../platform/logger.js';
 import type { SinkEntry } from '../record.js';
 import { formatRescueName } from './file-name.js';
 import { encodeRescueLine } from './line-format.js';
+import { ownerLockPath, ownerPidPath } from './layout.js';
 
 export type Durability = 'fsync' | 'batch' | 'none';
 
@@ -30,8 +31,6 @@ export const DURABLE_NOW: Written = { durable: Promise.resolve() };
  * that never ends in `.lock`; it holds a `pid` file so a salvager can tell at once that the writer
  * is gone after a kill -9, without waiting for the lock to go stale.
  */
-export const ownerLockPath = (file: string): string => `${file}.owner`;
-export const ownerPidPath = (file: string): string => path.join(ownerLockPath(file), 'pid');
 export const OWNER_STALE_MS = 10_000;
 
 export interface RescueWriterOptions {
