@@ -92,7 +92,7 @@ describe('http sink driven by wparse and wprescue', () => {
     expect(badCheck.code).toBe(2);
     const text = badCheck.stdout + badCheck.stderr;
     expect(text).toMatch(/connectors\.d\/00\.yaml:\d+:\d+: .*compression: expected one of none \| gzip/);
-    expect(text).toMatch(/app\.yaml:\d+:\d+: .*url: "localhost:8080 ingest": protocol must be http or https/);
+    expect(text).toMatch(/app\.yaml:\d+:\d+: .*url: "localhost:8080 ingest": protocol must be http:\/\/ or https:\/\//);
   });
 
   for (const seed of [21, 22]) {

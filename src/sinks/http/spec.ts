@@ -4,6 +4,7 @@ import { WrError } from '../../errors.js';
 import type { SinkTypeSpec } from '../contract.js';
 import { FORMATS, type FormatName } from '../format.js';
 import { HttpSink } from './http-sink.js';
+import { checkUrlParam } from '../url-param.js';
 
 /** `type: http`: NDJSON batches by POST (SPEC section 3). */
 export const httpSinkType: SinkTypeSpec = {
@@ -25,15 +26,7 @@ export const httpSinkType: SinkTypeSpec = {
     },
   },
   validate: (p) => {
-    const problems: string[] = [];
-    const url = typeof p.url === 'string' ? p.url : '';
-    let u: URL | undefined;
-    try {
-      u = new URL(url);
-    } catch {
-      problems.push(`url: ${JSON.stringify(url)} is not a URL (expected http://host[:port]/path or https://...)`);
-    }
-    if (u && u.protocol !== 'http:' && u.protocol !== 'https:') problems.push(`url: ${JSON.stringify(url)}: protocol must be http or https`);
+    const { url: u, problems } = checkUrlParam(p.url, ['http:', 'https:'], 'http://host[:port]/path or https://...');
     const tls = p.tls as { ca?: string } | undefined;
     if (tls?.ca !== undefined && u?.protocol === 'http:') problems.push('tls: set for a plain http:// url');
     return problems;

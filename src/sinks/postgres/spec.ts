@@ -1,6 +1,7 @@
 import type { SinkTypeSpec } from '../contract.js';
 import { PostgresSink, type PostgresSinkConfig } from './postgres-sink.js';
 import { isIdentifier, isTableName, tableShape } from './rows.js';
+import { checkUrlParam } from '../url-param.js';
 
 /** `type: postgres`: rows keyed by record id (SPEC section 3). */
 export const postgresSinkType: SinkTypeSpec = {
@@ -14,17 +15,7 @@ export const postgresSinkType: SinkTypeSpec = {
     timeout_ms: { schema: { kind: 'int', min: 1 }, default: 30_000 },
   },
   validate: (p) => {
-    const problems: string[] = [];
-    const url = typeof p.url === 'string' ? p.url : '';
-    {
-      let u: URL | undefined;
-      try {
-        u = new URL(url);
-      } catch {
-        problems.push(`url: not a URL (expected postgres://user:password@host:port/database)`);
-      }
-      if (u && u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') problems.push(`url: protocol must be postgres:// or postgresql://, got ${u.protocol}//`);
-    }
+    const { problems } = checkUrlParam(p.url, ['postgres:', 'postgresql:'], 'postgres://user:password@host:port/database');
     const table = typeof p.table === 'string' ? p.table : '';
     if (p.table !== undefined && !isTableName(table)) problems.push(`table: ${JSON.stringify(table)} is not a table name (name or schema.name, letters, digits, _ and $)`);
     const idColumn = String(p.id_column);
