@@ -36,8 +36,30 @@ export class FileSink implements SinkBackend {
 
   async open(): Promise<void> {
     await this.fs.mkdir(path.dirname(this.config.path));
-    this.fh = await this.fs.open(this.config.path, 'a');
-    this.size = (await this.fh.stat()).size;
+    this.fh = await this.fs.open(this.config.path, 'a+');
+    this.size = await this.cutTornTail(this.fh, (await this.fh.stat()).size);
+  }
+
+  /**
+   * A write cut short by a kill -9 leaves part of a line at the end. Its batch was never
+   * acknowledged, so it comes again whole: cut the piece off, or the next line would be glued to it.
+   */
+  private async cutTornTail(fh: fsp.FileHandle, size: number): Promise<number> {
+    if (size === 0) return 0;
+    const chunk = Buffer.allocUnsafe(Math.min(size, 64 * 1024));
+    for (let end = size; end > 0; ) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await fh.read(chunk, 0, end - start, start);
+      const nl = chunk.subarray(0, bytesRead).lastIndexOf(10);
+      if (nl >= 0) {
+        const keep = start + nl + 1;
+        if (keep < size) await this.fs.truncate(fh, keep);
+        return keep;
+      }
+      end = start;
+    }
+    await this.fs.truncate(fh, 0);
+    return 0;
   }
 
   async write(entries: SinkEntry[]): Promise<WriteOutcome> {
