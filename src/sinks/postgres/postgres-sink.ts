@@ -57,8 +57,14 @@ export class PostgresSink implements SinkBackend {
 
   constructor(private readonly config: PostgresSinkConfig) {}
 
+  /** A missing table found at open raises the same loud line as one found by a write. */
   async open(): Promise<void> {
-    await this.ready();
+    try {
+      await this.ready();
+    } catch (err) {
+      const f = classify(err);
+      throw new Error(f.kind === 'down' ? this.downReason(f) : f.reason, { cause: err });
+    }
   }
 
   /** Connects and checks the table; throws what `classify` understands. */
