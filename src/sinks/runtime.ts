@@ -197,13 +197,14 @@ export class FailoverSink {
    * released first, so `wprescue` can replay it and free the space this waits for.
    */
   private async waitForRoom(budget: RescueBudget, n: number): Promise<boolean> {
+    // health first: whoever reads the log line below must find /healthz already saying why
+    this.setStall(`rescue directory full (rescue.max_bytes ${budget.maxBytes})`);
     this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, max_bytes: budget.maxBytes }, 'rescue directory full (rescue.max_bytes): input paused until replay frees space');
     const writer = this.rescue;
     if (writer && writer.lineCount > 0) {
       this.rescue = undefined;
       this.released.push(await writer.release());
     }
-    this.setStall(`rescue directory full (rescue.max_bytes ${budget.maxBytes})`);
     const reserved = await budget.whenSpace(n);
     this.setStall(undefined);
     this.log.info({ sink: `${this.opts.group}/${this.opts.sink}` }, 'rescue directory has room again: input resumed');
