@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { loadWorkRoot } from '../../src/config/work-root.js';
 import { runPipeline } from '../../src/pipeline/run-pipeline.js';
 import { systemClock } from '../../src/platform/clock.js';
-import { realFs, type FsPort } from '../../src/platform/fs-port.js';
 import type { Logger } from '../../src/platform/logger.js';
 import { bin } from '../helpers/cli.js';
 import { startNode } from '../helpers/child.js';
 import { compareNs, rescueFilesIn, rescueNs } from '../helpers/outputs.js';
 import { range } from '../helpers/rescue-files.js';
+import { diskFillingAfter } from '../helpers/fs-faults.js';
 import { smallTmpfs } from '../helpers/tmpfs.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
@@ -64,19 +64,7 @@ describe('disk full on the rescue directory', () => {
     }
     // No tmpfs here: the same story in process, ENOSPC injected through the fs port mid-write.
     const root = downRoot(rescueDir);
-    let full = true;
-    let written = 0;
-    const fs: FsPort = {
-      ...realFs,
-      writeSync(fh, buf) {
-        if (full && written > 200_000) {
-          realFs.writeSync(fh, buf.subarray(0, buf.length >> 1));
-          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-        }
-        written += buf.length;
-        realFs.writeSync(fh, buf);
-      },
-    };
+    const { fs, makeRoom } = diskFillingAfter(200_000);
     const errors: string[] = [];
     const info: string[] = [];
     const log = { error: (_o: unknown, m: string) => errors.push(m), warn: () => {}, info: (_o: unknown, m: string) => info.push(m), debug: () => {} } as unknown as Logger;
@@ -84,7 +72,7 @@ describe('disk full on the rescue directory', () => {
     const run = runPipeline({ wr: loadWorkRoot(root), mode: 'daemon', signal: ac.signal, clock: systemClock, log, print: () => {}, fs });
     await until(() => errors.includes('rescue write failed: input paused until it succeeds'), 20_000);
     expect(wholeLines(rescueDir).length).toBeLessThan(expected.length);
-    full = false;
+    makeRoom();
     await until(() => info.includes('rescue writes resumed'), 20_000);
     await until(() => wholeLines(rescueDir).length === expected.length, 20_000);
     ac.abort();

@@ -7,13 +7,14 @@ import { createMetrics } from '../../src/metrics/metrics.js';
 import { PipelineHealth } from '../../src/pipeline/health.js';
 import { runPipeline } from '../../src/pipeline/run-pipeline.js';
 import { systemClock } from '../../src/platform/clock.js';
-import { realFs, type FsPort } from '../../src/platform/fs-port.js';
+import type { FsPort } from '../../src/platform/fs-port.js';
 import type { Logger } from '../../src/platform/logger.js';
 import { dirBytes } from '../../src/rescue/budget.js';
 import { bin, cli } from '../helpers/cli.js';
 import { startNode } from '../helpers/child.js';
 import { compareNs, outputNs, rescueFilesIn, rescueNs } from '../helpers/outputs.js';
 import { range } from '../helpers/rescue-files.js';
+import { diskFillingAfter } from '../helpers/fs-faults.js';
 import { smallTmpfs } from '../helpers/tmpfs.js';
 import { freePort } from '../helpers/net.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -151,20 +152,8 @@ describe('rescue.max_bytes', () => {
       });
     // through the injected fs port: ENOSPC half-way through a write
     const portDir = path.join(tmpDir(), 'rescue');
-    let full = true;
-    let written = 0;
-    const fs: FsPort = {
-      ...realFs,
-      writeSync(fh, buf) {
-        if (full && written > 200_000) {
-          realFs.writeSync(fh, buf.subarray(0, buf.length >> 1));
-          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-        }
-        written += buf.length;
-        realFs.writeSync(fh, buf);
-      },
-    };
-    const viaPort = await enospcRun(fsRoot(portDir), fs, () => (full = false));
+    const { fs, makeRoom } = diskFillingAfter(200_000);
+    const viaPort = await enospcRun(fsRoot(portDir), fs, makeRoom);
     expect(viaPort.dropped).toBe(0);
     expect(compareNs(expected, rescueNs(portDir))).toEqual({ missing: [], duplicates: 0 });
     // and for real on a small tmpfs, where this machine can mount one
