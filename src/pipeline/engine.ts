@@ -178,19 +178,16 @@ export class Engine {
       writes.push(this.slots[i]!.runtime.write(entries));
       writers.push(this.slots[i]!);
     });
-    const written: Written[] = await Promise.all(writes);
-    const errors: SinkEntry[] = [];
-    written.forEach((w, i) => {
-      const { rejected } = w as SinkWritten;
-      if (rejected.length) errors.push(...this.toErrorEntries(writers[i]!, rejected));
-    });
+    const results = await Promise.all(writes);
+    const durables = results.map((w) => w.durable);
+    const errors = results.flatMap((w, i) => (w.rejected.length ? this.toErrorEntries(writers[i]!, w.rejected) : []));
     if (errors.length) {
       const errLists: SinkEntry[][] = this.slots.map(() => []);
       for (const r of this.router.infra.error) errLists[this.slotByRouted.get(r)!]!.push(...errors);
       if (this.router.infra.error.length === 0) this.unrouted += errors.length;
-      written.push(await this.writeLists(errLists));
+      durables.push((await this.writeLists(errLists)).durable);
     }
-    return { durable: Promise.all(written.map((w) => w.durable)).then(() => undefined) };
+    return { durable: Promise.all(durables).then(() => undefined) };
   }
 
   /** Rejected records as `error` group entries (`_sink`, `_error` added); the error group's own rejections are counted, not looped. */
