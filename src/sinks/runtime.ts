@@ -78,11 +78,6 @@ export class FailoverSink {
     return this.rescue !== undefined;
   }
 
-  /** Set while the sink's input waits on its rescue writes (a full disk, or the cap with block). */
-  get stalled(): string | undefined {
-    return this.stall;
-  }
-
   /** Why the input waits on rescue writes (disk full, cap reached with block), or undefined; told to /healthz. */
   private setStall(why: string | undefined): void {
     if (why === this.stall) return;
