@@ -15,11 +15,13 @@ export interface Found {
   /** `size` is undefined for files `known` said not to stat. */
   dats: Array<{ id: string; file: string; size?: number }>;
   locks: string[];
+  /** Owner locks whose `.dat.lock` is gone: a writer between claim and create, or one killed there. */
+  orphanOwners: string[];
 }
 
 /** One walk of the tree; a `.dat` whose id is `known` (already queued) is listed without a stat. */
 export function scanRescueDir(root: string, known: (id: string) => boolean = () => false): Found {
-  const found: Found = { dats: [], locks: [] };
+  const found: Found = { dats: [], locks: [], orphanOwners: [] };
   if (!existsSync(root)) return found;
   const walk = (dir: string, rel: string): void => {
     let entries;
@@ -35,6 +37,7 @@ export function scanRescueDir(root: string, known: (id: string) => boolean = () 
       const kind = classify(id);
       if (e.isDirectory()) {
         if (kind === 'foreign') walk(full, id);
+        else if (kind === 'owner' && !existsSync(full.slice(0, -'.owner'.length))) found.orphanOwners.push(full);
       } else if (kind === 'job') {
         if (known(id)) found.dats.push({ id, file: full });
         else {

@@ -9,7 +9,7 @@ import type { Clock, TimerHandle } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import { QueueController } from '../queue/controller.js';
 import { QueueStore } from '../queue/store.js';
-import { ownerState, salvage } from '../rescue/salvage.js';
+import { clearOrphanOwner, ownerState, salvage } from '../rescue/salvage.js';
 import { RecoverCheckpoint } from './checkpoint.js';
 import { lockRescueDir } from './dir-lock.js';
 import { jobPayload, jobRank, jobSinkKey, scanRescueDir } from './discovery.js';
@@ -102,6 +102,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
       log.warn({ file: res.file, tornBytes: res.tornBytes }, 'stale rescue file salvaged');
       found.dats.push({ id: path.relative(rescueDir, res.file).split(path.sep).join('/'), file: res.file, size: statSync(res.file).size });
     }
+    for (const owner of found.orphanOwners) await clearOrphanOwner(owner, clock.now());
     // concurrently: the WAL writes all new ENQUEUE events of a pass in one append
     await Promise.all(found.dats.map((d) => enqueue(d.id, d.size)));
     controller.kick();

@@ -32,6 +32,31 @@ export function ownerState(file: string, now = Date.now()): OwnerState {
   return now - ref >= OWNER_STALE_MS ? 'gone' : 'unknown';
 }
 
+/**
+ * The state of an owner lock whose `.dat.lock` does not exist: a writer killed between claiming
+ * the name and creating the file. Judged like a file's owner: by its pid, or by the lock's age.
+ */
+export function orphanOwnerState(ownerDir: string, now = Date.now()): OwnerState {
+  try {
+    const pid = Number(readFileSync(path.join(ownerDir, 'pid'), 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0) return pidAlive(pid) ? 'live' : 'gone';
+  } catch {
+    // no pid yet: the writer is between mkdir and writing it, or died there
+  }
+  try {
+    return now - statSync(ownerDir).mtimeMs >= OWNER_STALE_MS ? 'gone' : 'unknown';
+  } catch {
+    return 'unknown'; // removed meanwhile
+  }
+}
+
+/** Removes an orphan owner lock whose writer is gone; true if it did. */
+export async function clearOrphanOwner(ownerDir: string, now = Date.now()): Promise<boolean> {
+  if (orphanOwnerState(ownerDir, now) !== 'gone') return false;
+  await fsp.rm(ownerDir, { recursive: true, force: true });
+  return true;
+}
+
 export interface SalvageResult {
   file: string;
   tornBytes: number;

@@ -75,24 +75,38 @@ export class RescueWriter {
     await fs.mkdir(dir).catch((err: unknown) => {
       throw new WrError('RESCUE_WRITE_FAILED', `cannot create rescue directory ${dir}: ${errnoCode(err) ?? String(err)}`, err);
     });
+    const failed = (what: string, err: unknown): WrError =>
+      err instanceof WrError ? err : new WrError('RESCUE_WRITE_FAILED', `cannot create rescue file ${what}: ${errnoCode(err) ?? String(err)}`, err);
     for (let seq = 0; ; seq++) {
       const file = path.join(dir, formatRescueName({ sink: opts.sink, time: opts.clock.now(), seq, locked: true }));
-      if (existsSync(file.slice(0, -'.lock'.length))) continue;
+      if (existsSync(file.slice(0, -'.lock'.length)) || existsSync(file)) continue;
+      // The owner (lock + pid) is claimed before the file exists, so a `.dat.lock` never lives
+      // without the pid of its writer: a kill -9 at any step leaves a file salvage can take at once.
+      let releaseLock: () => Promise<void>;
+      try {
+        releaseLock = await lockfile.lock(file, {
+          lockfilePath: ownerLockPath(file),
+          realpath: false,
+          stale: OWNER_STALE_MS,
+          update: OWNER_STALE_MS / 4,
+          onCompromised: (err) => (opts.log ?? silentLogger()).error({ file, err: err.message }, 'rescue file ownership lock compromised'),
+        });
+      } catch (err) {
+        // another writer's claim on this name, live or left by a crash (a stale claim holding a pid
+        // is not removable by proper-lockfile: ENOTEMPTY); salvage clears the dead ones
+        if (errnoCode(err) === 'ELOCKED' || errnoCode(err) === 'ENOTEMPTY') continue;
+        throw failed(file, err);
+      }
       let fh: fsp.FileHandle;
       try {
+        await fsp2.writeFile(ownerPidPath(file), String(process.pid));
         fh = await fs.open(file, 'ax'); // append: after a cut-back write, the next lands at the new end
       } catch (err) {
+        await fsp2.rm(ownerPidPath(file), { force: true }).catch(() => undefined);
+        await releaseLock().catch(() => undefined);
         if (errnoCode(err) === 'EEXIST') continue;
-        throw new WrError('RESCUE_WRITE_FAILED', `cannot create rescue file ${file}: ${errnoCode(err) ?? String(err)}`, err);
+        throw failed(file, err);
       }
-      const releaseLock = await lockfile.lock(file, {
-        lockfilePath: ownerLockPath(file),
-        realpath: false,
-        stale: OWNER_STALE_MS,
-        update: OWNER_STALE_MS / 4,
-        onCompromised: (err) => (opts.log ?? silentLogger()).error({ file, err: err.message }, 'rescue file ownership lock compromised'),
-      });
-      await fsp2.writeFile(ownerPidPath(file), String(process.pid));
       await fs.syncDir(dir);
       return new RescueWriter(opts, fh, file, releaseLock);
     }

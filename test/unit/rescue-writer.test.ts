@@ -1,0 +1,46 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/platform/clock.js';
+import { realFs, type FsPort } from '../../src/platform/fs-port.js';
+import { ownerPidPath } from '../../src/rescue/layout.js';
+import { RescueWriter } from '../../src/rescue/writer.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
+
+describe('RescueWriter.create', () => {
+  it('a .dat.lock never exists without its writer pid: the owner is claimed before the file is made', async () => {
+    const rescueDir = tmpDir();
+    const seenAtOpen: boolean[] = [];
+    const fs: FsPort = {
+      ...realFs,
+      open: (file, flags, mode) => {
+        if (file.endsWith('.dat.lock')) seenAtOpen.push(existsSync(ownerPidPath(file)) && !existsSync(file));
+        return realFs.open(file, flags, mode);
+      },
+    };
+    const w = await RescueWriter.create({ rescueDir, group: 'g', sink: 's', durability: 'none', flushMs: 10, clock: new ManualClock(T0), fs });
+    expect(seenAtOpen).toEqual([true]);
+    expect(readFileSync(ownerPidPath(w.file), 'utf8')).toBe(String(process.pid));
+    await w.release();
+    expect(readdirSync(path.join(rescueDir, 'g'))).toEqual(['s-2026-11-22_10:00:00-0.dat']);
+  });
+
+  it('a name whose owner is claimed (a live writer, or a crash between claim and create) is passed over', async () => {
+    const rescueDir = tmpDir();
+    const clock = new ManualClock(T0);
+    const opts = { rescueDir, group: 'g', sink: 's', durability: 'none' as const, flushMs: 10, clock };
+    const first = await RescueWriter.create(opts);
+    const failing: FsPort = {
+      ...realFs,
+      open: (file, flags, mode) => (file.endsWith('-1.dat.lock') ? Promise.reject(Object.assign(new Error('EEXIST'), { code: 'EEXIST' })) : realFs.open(file, flags, mode)),
+    };
+    const second = await RescueWriter.create({ ...opts, fs: failing });
+    expect([path.basename(first.file), path.basename(second.file)]).toEqual(['s-2026-11-22_10:00:00-0.dat.lock', 's-2026-11-22_10:00:00-2.dat.lock']);
+    // the claim on -1 was given back: no owner lock without its file is left behind
+    expect(existsSync(path.join(rescueDir, 'g', 's-2026-11-22_10:00:00-1.dat.lock.owner'))).toBe(false);
+    await Promise.all([first.release(), second.release()]);
+    expect(readdirSync(path.join(rescueDir, 'g')).sort()).toEqual(['s-2026-11-22_10:00:00-0.dat', 's-2026-11-22_10:00:00-2.dat']);
+  });
+});
