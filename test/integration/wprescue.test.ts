@@ -117,6 +117,8 @@ describe('wprescue batch', () => {
     const up = net.createServer((s) => s.on('data', (d: Buffer) => (received += d.toString())));
     await new Promise<void>((r) => up.listen(port, '127.0.0.1', () => r()));
     expect((await child.exit).code).toBe(0);
+    // the kernel took every line before wprescue exited; this listener may not have read them all yet
+    await until(() => received.split('\n').length > 300, 10_000);
     expect(received.trim().split('\n').map((l) => (JSON.parse(l) as { n: number }).n)).toEqual(range(0, 300));
     await new Promise<void>((r) => up.close(() => r()));
 
