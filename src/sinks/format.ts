@@ -1,3 +1,4 @@
+import { recordJson } from '../platform/record-json.js';
 import type { Rec, SinkEntry } from '../record.js';
 
 /**
@@ -33,7 +34,7 @@ function rawValue(v: Rec[string]): string {
 }
 
 const FORMATTERS: Record<FormatName, RecordFormatter> = {
-  json: (r) => JSON.stringify(r),
+  json: recordJson,
   kv: (r) => {
     let out = '';
     for (const k in r) out += `${out ? ', ' : ''}${k}: ${kvValue(r[k]!)}`;

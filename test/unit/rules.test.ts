@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { captureNames } from '../../src/platform/capture-names.js';
+import { captureNames, withoutCaptureNames } from '../../src/platform/capture-names.js';
 import { compileRules } from '../../src/pipeline/rules.js';
 
 describe('parse rules', () => {
@@ -54,4 +54,25 @@ describe('parse rules', () => {
       }),
     );
   });
+
+  it('withoutCaptureNames keeps every group at its number, and gives up on \\k<name>', () => {
+    const atom = fc.constantFrom('a', '\\(', '[()]', '[(?<x>)]', '(?:b)', '(c)', '(?<g>d)', '(?<=e)', '(?<!f)', '\\\\', '[\\]]');
+    fc.assert(
+      fc.property(fc.array(atom, { minLength: 1, maxLength: 8 }), fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', '(', ')', ']', '\\'), maxLength: 12 }), (atoms, text) => {
+        let k = 0;
+        const src = atoms.map((a) => a.replace('(?<g>', () => `(?<g${k++}>`)).join('');
+        const plain = withoutCaptureNames(src)!;
+        expect(plain).not.toMatch(/\(\?<g/);
+        const named = new RegExp(src).exec(text);
+        const unnamed = new RegExp(plain).exec(text);
+        expect(unnamed && [...unnamed]).toEqual(named && [...named]);
+      }),
+    );
+    expect(withoutCaptureNames('(?<a>x)\\k<a>')).toBeUndefined();
+    // a rule using a backreference by name still parses (with the named regex)
+    const parse = compileRules([{ name: '/k', regex: '^(?<w>\\w+) \\k<w>$' }]);
+    expect(parse('ab ab')).toEqual({ rule: '/k', record: { w: 'ab' } });
+    expect(parse('ab cd')).toBeUndefined();
+  });
 });
+
