@@ -2,6 +2,7 @@ import { isAscii } from 'node:buffer';
 import { fstatSync, type promises as fsp } from 'node:fs';
 import { sleep, type Clock } from '../platform/clock.js';
 import { readLineBatches } from '../platform/line-reader.js';
+import { plainLines } from '../platform/record-json.js';
 import type { Logger } from '../platform/logger.js';
 import { fingerprint, headUnchanged, readHead, type Head } from './fingerprint.js';
 import type { SourceBatch } from './source.js';
@@ -129,6 +130,7 @@ export class FileTail {
         lines,
         idPrefix,
         positions,
+        plain: plainLines(b.buf, b.starts, b.stops),
         // a partial commit ends where the first uncommitted line begins: exact in bytes
         commit: (count = n) => {
           entry.offset = count < n ? positions[count]! : end;

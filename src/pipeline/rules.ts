@@ -11,6 +11,8 @@ import { captureNames, withoutCaptureNames } from '../platform/capture-names.js'
 export interface Parsed {
   rule: string;
   record: Rec;
+  /** Every string of the record is a piece of the line (a regex rule): a plain line makes a plain record. */
+  fromLine: boolean;
 }
 
 type RuleFn = (line: string) => Rec | undefined;
@@ -85,11 +87,11 @@ function compileRule(r: RuleConfig): RuleFn {
 }
 
 export function compileRules(rules: RuleConfig[]): (line: string) => Parsed | undefined {
-  const compiled = rules.map((r) => ({ name: r.name, fn: compileRule(r) }));
+  const compiled = rules.map((r) => ({ name: r.name, fn: compileRule(r), fromLine: !r.json }));
   return (line) => {
     for (const c of compiled) {
       const record = c.fn(line);
-      if (record) return { rule: c.name, record };
+      if (record) return { rule: c.name, record, fromLine: c.fromLine };
     }
     return undefined;
   };

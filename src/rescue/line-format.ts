@@ -28,7 +28,7 @@ export function encodeRescueLine(e: SinkEntry): string {
     return `{"version":2,"kind":"raw","id":${id},"crc":${crc32(raw)},"raw":${raw}}\n`;
   }
   // the json formatter keeps its text on the entry: a batch the sink failed is not serialised twice
-  const json = e.json ?? recordJson(e.record ?? {});
+  const json = e.json ?? recordJson(e.record ?? {}, e.plain);
   return `{"version":2,"kind":"record","id":${id},"crc":${crc32(json)},"record":${json}}\n`;
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { recordJson } from '../../src/platform/record-json.js';
+import { plainLines, recordJson } from '../../src/platform/record-json.js';
 import type { Rec } from '../../src/record.js';
 
 describe('recordJson is JSON.stringify for records, byte for byte', () => {
@@ -35,3 +35,42 @@ describe('recordJson is JSON.stringify for records, byte for byte', () => {
     for (const r of odd) expect(recordJson(r as Rec)).toBe(JSON.stringify(r));
   });
 });
+
+describe('plainLines finds the lines whose text JSON carries as it is', () => {
+  const byte = fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
+    { weight: 1, arbitrary: fc.constantFrom(0x00, 0x09, 0x0d, 0x1f, 0x22, 0x5c, 0x7f, 0x80, 0xc3, 0xa9, 0xff, 0xed, 0xa0) },
+  );
+
+  it('agrees with JSON.stringify of every decoded line, at any alignment of buffer and lines', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(byte, { maxLength: 40 }), { minLength: 1, maxLength: 12 }), fc.nat(7), (lines, pad) => {
+        // lines laid out with `\n` after a pad: a subarray of a bigger buffer, at an odd byteOffset
+        const whole = Buffer.alloc(pad + lines.reduce((n, l) => n + l.length + 1, 0) + 5, 0x41);
+        const buf = whole.subarray(pad);
+        const starts: number[] = [];
+        const stops: number[] = [];
+        let at = 0;
+        for (const l of lines) {
+          starts.push(at);
+          buf.set(l, at);
+          at += l.length;
+          stops.push(at);
+          buf[at++] = 0x0a;
+        }
+        const flags = plainLines(buf, starts, stops);
+        lines.forEach((_, i) => {
+          const text = buf.toString('utf8', starts[i], stops[i]);
+          expect(flags[i]).toBe(JSON.stringify(text) === `"${text}"` ? 1 : 0);
+          // a plain line's pieces need no scan: recordJson(…, true) is still JSON.stringify
+          if (flags[i]) {
+            const rec = { whole: text, head: text.slice(0, 3), n: text.length };
+            expect(recordJson(rec, true)).toBe(JSON.stringify(rec));
+          }
+        });
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
