@@ -2,7 +2,7 @@ import { isAscii } from 'node:buffer';
 import { fstatSync, type promises as fsp } from 'node:fs';
 import { sleep, type Clock } from '../platform/clock.js';
 import { readLineBatches } from '../platform/line-reader.js';
-import { plainLines } from '../platform/record-json.js';
+import { plainLines } from '../platform/plain-lines.js';
 import type { Logger } from '../platform/logger.js';
 import { fingerprint, headUnchanged, readHead, type Head } from './fingerprint.js';
 import type { SourceBatch } from './source.js';

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { plainLines, recordJson } from '../../src/platform/record-json.js';
+import { plainLines } from '../../src/platform/plain-lines.js';
+import { recordJson } from '../../src/platform/record-json.js';
 import type { Rec } from '../../src/record.js';
 
 describe('recordJson is JSON.stringify for records, byte for byte', () => {
@@ -44,7 +45,7 @@ describe('plainLines finds the lines whose text JSON carries as it is', () => {
 
   it('agrees with JSON.stringify of every decoded line, at any alignment of buffer and lines', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(byte, { maxLength: 40 }), { minLength: 1, maxLength: 12 }), fc.nat(7), (lines, pad) => {
+      fc.property(fc.array(fc.array(byte, { maxLength: 70, size: 'max' }), { minLength: 1, maxLength: 12 }), fc.nat(7), (lines, pad) => {
         // lines laid out with `\n` after a pad: a subarray of a bigger buffer, at an odd byteOffset
         const whole = Buffer.alloc(pad + lines.reduce((n, l) => n + l.length + 1, 0) + 5, 0x41);
         const buf = whole.subarray(pad);
@@ -71,6 +72,17 @@ describe('plainLines finds the lines whose text JSON carries as it is', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('finds each byte JSON escapes at every position of a line, whole 16-byte blocks and the tail alike', () => {
+    for (const bad of [0x00, 0x09, 0x0d, 0x1f, 0x22, 0x5c]) {
+      for (let at = 0; at < 50; at++) {
+        const line = Buffer.alloc(50, 0x61);
+        line[at] = bad;
+        const buf = Buffer.concat([Buffer.from('x\n'), line, Buffer.from('\n'), Buffer.alloc(50, 0x62)]);
+        expect([...plainLines(buf, [0, 2, 53], [1, 52, 103])]).toEqual([1, 0, 1]);
+      }
+    }
   });
 });
 
