@@ -19,4 +19,9 @@ export interface SinkEntry {
    * the rescue line): the json formatter then writes it as is instead of stringifying again.
    */
   json?: string;
+  /**
+   * Every string of `record` is a piece of an input line with no `"`, `\\` or control character
+   * (a regex rule's record of a line `plainLines` passed): its JSON text needs no escaping scan.
+   */
+  plain?: boolean;
 }

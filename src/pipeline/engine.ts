@@ -134,7 +134,7 @@ export class Engine {
    */
   async processBatch(batch: SourceBatch): Promise<Written> {
     const lists: SinkEntry[][] = this.slots.map(() => []);
-    const { lines, positions, idPrefix } = batch;
+    const { lines, positions, idPrefix, plain } = batch;
     const miss = this.router.infra.miss;
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
@@ -147,10 +147,12 @@ export class Engine {
         continue;
       }
       let delivered = false;
+      const isPlain = parsed.fromLine && plain?.[i] === 1;
       for (const groupSinks of this.router.groupsFor(parsed.rule)) {
         for (const r of groupSinks) {
           if (r.filter && !r.filter(parsed.record)) continue;
-          lists[this.slotByRouted.get(r)!]!.push({ id, kind: 'record', record: withTags(parsed.record, r.tags) });
+          // tags are config text, not known plain
+          lists[this.slotByRouted.get(r)!]!.push({ id, kind: 'record', record: withTags(parsed.record, r.tags), plain: isPlain && r.tags.length === 0 });
           delivered = true;
         }
       }

@@ -1,6 +1,8 @@
+import { isAscii } from 'node:buffer';
 import { fstatSync, type promises as fsp } from 'node:fs';
 import { sleep, type Clock } from '../platform/clock.js';
 import { readLineBatches } from '../platform/line-reader.js';
+import { plainLines } from '../platform/plain-lines.js';
 import type { Logger } from '../platform/logger.js';
 import { fingerprint, headUnchanged, readHead, type Head } from './fingerprint.js';
 import type { SourceBatch } from './source.js';
@@ -113,8 +115,13 @@ export class FileTail {
       const n = b.starts.length;
       const lines = new Array<string>(n);
       const positions = new Array<number>(n);
+      const first = b.starts[0]!;
+      const ascii = isAscii(b.buf.subarray(first, b.stops[n - 1]));
+      // all ASCII (the usual log): decode the batch once and slice it, a byte offset being a
+      // character offset; decoding each line on its own costs a native call per line
+      const text = ascii ? b.buf.toString('latin1', first, b.stops[n - 1]) : '';
       for (let i = 0; i < n; i++) {
-        lines[i] = b.buf.toString('utf8', b.starts[i], b.stops[i]);
+        lines[i] = ascii ? text.slice(b.starts[i]! - first, b.stops[i]! - first) : b.buf.toString('utf8', b.starts[i], b.stops[i]);
         positions[i] = b.base + b.starts[i]!;
       }
       const end = b.end;
@@ -123,6 +130,7 @@ export class FileTail {
         lines,
         idPrefix,
         positions,
+        plain: plainLines(b.buf, b.starts, b.stops),
         // a partial commit ends where the first uncommitted line begins: exact in bytes
         commit: (count = n) => {
           entry.offset = count < n ? positions[count]! : end;

@@ -1,5 +1,5 @@
-import { AckPolicy, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type Consumer, type ConsumerConfig, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { Consumer, ConsumerConfig, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { NatsSourceParams } from '../config/work-root-schema.js';
 import { errorMessage, WrError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -129,6 +129,8 @@ export class NatsSource implements Source {
   private async open(): Promise<Consumer> {
     const s = this.o.settings;
     this.nc ??= await connectNats(s.servers, `warp-rescue source ${this.o.key}`);
+    // the NATS client is loaded on first use (see connectNats)
+    const { jetstreamManager } = await import('@nats-io/jetstream');
     const jsm = await jetstreamManager(this.nc, { checkAPI: false });
     await this.ensureConsumer(jsm);
     return jsm.jetstream().consumers.get(s.stream, s.consumer);
@@ -137,6 +139,8 @@ export class NatsSource implements Source {
   /** Creates the durable consumer if missing; an existing one is used as it is, its differences logged. */
   private async ensureConsumer(jsm: JetStreamManager): Promise<void> {
     const s = this.o.settings;
+    const { AckPolicy, JetStreamApiCodes, JetStreamApiError } = await import('@nats-io/jetstream');
+    const { nanos } = await import('@nats-io/transport-node');
     const want: Partial<ConsumerConfig> = {
       durable_name: s.consumer,
       ack_policy: AckPolicy.Explicit,

@@ -1,6 +1,6 @@
 import type { RuleConfig } from '../config/work-root-schema.js';
 import type { FieldValue, Rec } from '../record.js';
-import { captureNames } from '../platform/capture-names.js';
+import { captureNames, withoutCaptureNames } from '../platform/capture-names.js';
 
 /**
  * Parse rules, tried in order; the first that matches makes the record: an ordered map of field
@@ -11,6 +11,8 @@ import { captureNames } from '../platform/capture-names.js';
 export interface Parsed {
   rule: string;
   record: Rec;
+  /** Every string of the record is a piece of the line (a regex rule): a plain line makes a plain record. */
+  fromLine: boolean;
 }
 
 type RuleFn = (line: string) => Rec | undefined;
@@ -60,12 +62,14 @@ function compileRule(r: RuleConfig): RuleFn {
     };
   }
   const re = new RegExp(r.regex!);
+  const plain = withoutCaptureNames(r.regex!);
+  const exec = plain === undefined ? re : new RegExp(plain);
   const types = r.types ?? {};
   // Named groups by capture index: reading `m[i]` is far cheaper than materialising `m.groups` (a
   // dictionary-mode object) for every line, and records built in one key order share a shape.
   const fields = captureNames(re.source).flatMap((name, i) => (name === undefined ? [] : [{ name, index: i + 1, type: types[name] }]));
   return (line) => {
-    const m = re.exec(line);
+    const m = exec.exec(line);
     if (!m) return undefined;
     const rec: Rec = {};
     for (const f of fields) {
@@ -83,11 +87,11 @@ function compileRule(r: RuleConfig): RuleFn {
 }
 
 export function compileRules(rules: RuleConfig[]): (line: string) => Parsed | undefined {
-  const compiled = rules.map((r) => ({ name: r.name, fn: compileRule(r) }));
+  const compiled = rules.map((r) => ({ name: r.name, fn: compileRule(r), fromLine: !r.json }));
   return (line) => {
     for (const c of compiled) {
       const record = c.fn(line);
-      if (record) return { rule: c.name, record };
+      if (record) return { rule: c.name, record, fromLine: c.fromLine };
     }
     return undefined;
   };

@@ -9,6 +9,8 @@ export interface SourceBatch {
   /** The record id of line i is `${idPrefix}${positions[i]}` (SPEC section 4: stable across re-reads). */
   idPrefix: string;
   positions: number[];
+  /** `plain[i]` is 1 when line i has no `"`, `\\` or control character (platform/plain-lines.ts); absent: unknown. */
+  plain?: Uint8Array;
   /** Marks the first `count` lines (default all) as done; called at most once, in batch order. */
   commit(count?: number): void;
 }

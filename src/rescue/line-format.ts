@@ -1,5 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { isAscii, isUtf8 } from 'node:buffer';
+import { recordJson } from '../platform/record-json.js';
 import type { Rec, SinkEntry } from '../record.js';
 
 /**
@@ -27,7 +28,7 @@ export function encodeRescueLine(e: SinkEntry): string {
     return `{"version":2,"kind":"raw","id":${id},"crc":${crc32(raw)},"raw":${raw}}\n`;
   }
   // the json formatter keeps its text on the entry: a batch the sink failed is not serialised twice
-  const json = e.json ?? JSON.stringify(e.record ?? {});
+  const json = e.json ?? recordJson(e.record ?? {}, e.plain);
   return `{"version":2,"kind":"record","id":${id},"crc":${crc32(json)},"record":${json}}\n`;
 }
 

@@ -1,3 +1,4 @@
+import { recordJson } from '../platform/record-json.js';
 import type { Rec, SinkEntry } from '../record.js';
 
 /**
@@ -33,7 +34,7 @@ function rawValue(v: Rec[string]): string {
 }
 
 const FORMATTERS: Record<FormatName, RecordFormatter> = {
-  json: (r) => JSON.stringify(r),
+  json: recordJson,
   kv: (r) => {
     let out = '';
     for (const k in r) out += `${out ? ', ' : ''}${k}: ${kvValue(r[k]!)}`;
@@ -74,7 +75,7 @@ export function createFormatter(fmt: FormatName): LineFormatter {
   const f = FORMATTERS[fmt];
   const raw = (e: SinkEntry): string => (e.raw ?? '').replace(/\r?\n/g, '\\n');
   // json: the text is kept on the entry, so a spill of the same entry to rescue does not serialise it again
-  if (fmt === 'json') return (e) => (e.kind === 'raw' ? raw(e) : (e.json ??= f(e.record ?? {})));
+  if (fmt === 'json') return (e) => (e.kind === 'raw' ? raw(e) : (e.json ??= recordJson(e.record ?? {}, e.plain)));
   return (e) => (e.kind === 'raw' ? raw(e) : f(e.record ?? {}));
 }
 

@@ -1,7 +1,9 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
 import { compareNs, fileLines, outputNs, rescueFilesIn, rescueNs } from '../helpers/outputs.js';
+import { decodeRescueLine } from '../../src/rescue/line-format.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { makeInput, makeWorkRoot } from '../helpers/work-root.js';
 
@@ -75,4 +77,41 @@ describe('wparse batch', () => {
     const ns = outputNs(path.join(root, 'data/out_dat/app.json'));
     expect(compareNs(new Set([...Array(3000).keys()].filter((i) => i % 11 !== 10)), ns)).toEqual({ missing: [], duplicates: 0 });
   });
+
+  it('json output and rescue lines are JSON.stringify of the record, byte for byte, whatever the text holds', () => {
+    // plain ASCII lines (written without an escaping scan) beside every kind of text that needs one
+    const msgs = [Buffer.from('plain text'), Buffer.from('say "hi"'), Buffer.from('back\\slash'), Buffer.from('tab\there'), Buffer.from('größe 日本 🚀'), Buffer.from([0x63, 0x01, 0x64]), Buffer.from([0x61, 0xff, 0x62]), Buffer.from([0x78, 0x7f, 0x27, 0x3c, 0x79])];
+    const parts: Buffer[] = [];
+    const expected: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < 3000; i++) {
+      const msg = msgs[i % 200 < 190 ? 0 : i % msgs.length]!; // mostly plain batches, some mixed ones
+      parts.push(Buffer.from(`id=${i} level=info msg=`), msg, Buffer.from('\n'));
+      expected.push({ n: i, level: 'info', msg: msg.toString('utf8') });
+    }
+    const root = makeWorkRoot(tmpDir(), {
+      engine: 'reconnect: { initial_ms: 5, max_ms: 20, jitter: 0 }\n',
+      groups: {
+        app: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: main\n      connect: file_json\n      params: { file: app.json }\n    - name: down\n      connect: rescue_json\n      params:\n        file: down.json\n        stages: [{ healthy: 1000 lines }, { unhealthy: 1500 lines }, { healthy: forever }]\n',
+        tagged: 'group:\n  name: tagged\n  rule: ["/app/*"]\n  tags: [\'q:a "quoted" tag\']\n  sinks:\n    - connect: file_json\n      params: { file: tagged.json }\n',
+      },
+    });
+    writeFileSync(path.join(root, 'data/in_dat/input.log'), Buffer.concat(parts));
+    const r = cli('wparse', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = (f: string): string[] => fileLines(path.join(root, 'data/out_dat', f));
+    expect(out('app.json')).toEqual(expected.map((e) => JSON.stringify(e)));
+    expect(out('tagged.json')).toEqual(expected.map((e) => JSON.stringify({ ...e, q: 'a "quoted" tag' })));
+    const byN = new Map(expected.map((e) => [e.n, JSON.stringify(e)]));
+    const spilled = out('down.json');
+    for (const f of rescueFilesIn(path.join(root, 'data/rescue'))) {
+      for (const line of readFileSync(f, 'utf8').split('\n').filter(Boolean)) {
+        const d = decodeRescueLine(line);
+        expect(d.ok).toBe(true);
+        if (d.ok) spilled.push(d.entry.json!);
+      }
+    }
+    expect(spilled.length).toBe(expected.length);
+    for (const text of spilled) expect(text).toBe(byN.get((JSON.parse(text) as { n: number }).n));
+  });
 });
+

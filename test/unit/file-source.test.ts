@@ -219,6 +219,22 @@ describe('FileSource', () => {
     expectExactly(r, expected);
   });
 
+  it('lines decode the same whether their batch is all ASCII or not (multi-byte, invalid UTF-8, CRLF)', async () => {
+    const dir = tmpDir();
+    const parts: Buffer[] = [];
+    const expected: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      // batches of 100: the 4th and the 8th hold non-ASCII lines, the rest are plain ASCII
+      const odd = i === 350 ? Buffer.from([0x61, 0xff, 0xfe, 0x62]) : i === 770 ? Buffer.from(`é日本🚀-${i}`) : Buffer.from(`line-${i}`);
+      parts.push(odd, Buffer.from(i % 3 === 0 ? '\r\n' : '\n'));
+      expected.push(odd.toString('utf8'));
+    }
+    writeFileSync(path.join(dir, 'a.log'), Buffer.concat(parts));
+    const r = run(dir, { path: path.join(dir, 'a.log'), follow: false });
+    await r.done;
+    expect(r.got.map((g) => g.line)).toEqual(expected);
+  });
+
   it('batch mode with nothing matching ends at once', async () => {
     const dir = tmpDir();
     const r = run(dir, { path: path.join(dir, 'none', '*.log'), follow: false });

@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb, constants as zlibConstants } from 'node:zlib';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { Clock } from '../../platform/clock.js';
 import type { SinkEntry } from '../../record.js';
 import { OK, type Rejection, type SinkBackend, type WriteOutcome } from '../contract.js';
@@ -65,6 +65,9 @@ export class HttpSink implements SinkBackend {
   async open(): Promise<void> {
     // The runtime hands over one batch at a time and its POSTs go in order, so one kept-alive
     // connection carries them all (a larger pool opens a second socket for nothing).
+    if (this.pool) return;
+    // loaded on first use: importing undici costs every start of wparse about 90 ms of CPU
+    const { Pool } = await import('undici');
     this.pool ??= new Pool(this.origin, {
       connections: 1,
       headersTimeout: this.config.timeoutMs,

@@ -1,5 +1,5 @@
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { InvalidArgumentError, type NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { errorMessage } from '../../errors.js';
 import type { SinkEntry } from '../../record.js';
 import { OK, unavailable, type Rejection, type SinkBackend, type WriteOutcome } from '../contract.js';
@@ -45,6 +45,7 @@ export class NatsSink implements SinkBackend {
   private async connection(): Promise<JetStreamClient> {
     if (this.js && this.nc && !this.nc.isClosed()) return this.js;
     this.nc = await connectNats(this.config.servers, `warp-rescue sink ${this.config.subject}`, this.config.timeoutMs);
+    const { jetstream, jetstreamManager } = await import('@nats-io/jetstream'); // on first use, as connectNats
     this.js = jetstream(this.nc, { timeout: this.config.timeoutMs });
     this.jsm = await jetstreamManager(this.nc, { timeout: this.config.timeoutMs, checkAPI: false });
     return this.js;
@@ -57,6 +58,7 @@ export class NatsSink implements SinkBackend {
     } catch (err) {
       return unavailable(`nats ${this.config.subject}: connect: ${errorMessage(err)}`);
     }
+    const { InvalidArgumentError } = await import('@nats-io/transport-node');
     const done = new Uint8Array(entries.length);
     const rejected: Rejection[] = [];
     let failure: unknown;

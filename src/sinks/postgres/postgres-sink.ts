@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import type pg from 'pg';
 import type { SinkEntry } from '../../record.js';
 import { OK, type Rejection, type SinkBackend, type WriteOutcome } from '../contract.js';
 import { columnArrays, copySql, copyText, createTableSql, keyedInsertSql, type TableShape } from './rows.js';
@@ -71,7 +70,9 @@ export class PostgresSink implements SinkBackend {
   private async ready(): Promise<{ client: pg.Client; types: string[] }> {
     if (this.broken) this.drop();
     if (!this.client) {
-      const c = new pg.Client({ connectionString: this.config.url, query_timeout: this.config.queryTimeoutMs, connectionTimeoutMillis: this.config.queryTimeoutMs });
+      // loaded on first use: importing pg costs every start of wparse about 45 ms of CPU
+      const { default: pgLib } = await import('pg');
+      const c = new pgLib.Client({ connectionString: this.config.url, query_timeout: this.config.queryTimeoutMs, connectionTimeoutMillis: this.config.queryTimeoutMs });
       // an idle client whose server goes away emits 'error': without a listener that kills the process
       c.on('error', (err) => (this.broken = err.message));
       c.on('end', () => (this.broken ??= 'connection ended'));
@@ -139,7 +140,7 @@ export class PostgresSink implements SinkBackend {
     try {
       const { client, types } = await this.ready();
       if (this.config.mode === 'copy') {
-        await pipeline(Readable.from([copyText(this.config.shape, types, rows)]), client.query(copyFrom(copySql(this.config.shape))));
+        await pipeline(Readable.from([copyText(this.config.shape, types, rows)]), client.query((await import('pg-copy-streams')).from(copySql(this.config.shape))));
         this.inserted += rows.length;
       } else {
         const r = await client.query(keyedInsertSql(this.config.shape, types), columnArrays(this.config.shape, types, rows));
