@@ -5,6 +5,7 @@ import { collectWorkRoot, loadWorkRoot } from '../config/work-root.js';
 import { formatProblem, type Problem } from '../platform/schema.js';
 import { WrError } from '../errors.js';
 import { lockRescueDir } from '../recovery/dir-lock.js';
+import { configWarnings } from '../proj/config-warnings.js';
 import { natsInit, natsStreamPlans } from '../proj/nats-init.js';
 import { rescueStat } from '../proj/rescue-stat.js';
 import { cleanData, initWorkRoot } from '../proj/scaffold.js';
@@ -19,6 +20,9 @@ const short = (p: string): string => {
   const parts = p.split(path.sep);
   return parts.length > 4 ? `.../${parts.slice(-3).join('/')}` : p;
 };
+
+/** A path as the shell must see it, so the `next:` line can be pasted whatever the path holds (spaces). */
+const shellQuote = (p: string): string => (/^[\w./:@%+=,-]+$/.test(p) ? p : `'${p.replaceAll("'", `'\\''`)}'`);
 
 type Part = 'file' | 'src-file' | 'sink-file';
 
@@ -121,7 +125,7 @@ program.addCommand(
 program.addCommand(
   addCommonHelp(
     new Command('check')
-      .description('validate every config file and print every problem (file:line:col), not only the first; exit 2 if any')
+      .description('validate every config file and print every problem (file:line:col), not only the first; exit 2 if any. Also warns (exit 0) about a group whose rule globs match no rule, and rules whose records no group would take')
       .addOption(workRootOption())
       .action((opts: { workRoot?: string }) => {
         const problems: Problem[] = [];
@@ -131,7 +135,10 @@ program.addCommand(
           throw new WrError('CONFIG_INVALID', `check: ${problems.length} problem(s)`);
         }
         const sinks = wr.groups.reduce((a, g) => a + g.sinks.length, 0);
-        out(`check: OK (${wr.sources.length} source(s), ${wr.rules.length} rule(s), ${wr.groups.length} group(s), ${sinks} sink(s))`);
+        const warnings = configWarnings(wr);
+        for (const w of warnings) out(`warning: ${w}`);
+        const warned = warnings.length ? `, ${warnings.length} warning(s)` : '';
+        out(`check: OK (${wr.sources.length} source(s), ${wr.rules.length} rule(s), ${wr.groups.length} group(s), ${sinks} sink(s)${warned})`);
       }),
   ),
 );
@@ -146,7 +153,7 @@ program.addCommand(
         const dir = workRootPath(opts.workRoot);
         const r = initWorkRoot(dir, opts.demo === true);
         out(`init: ${dir}: ${r.created.length} file(s) created, ${r.kept.length} kept`);
-        out(`next: cd ${dir} && wpgen sample -n ${opts.demo ? 10000 : 100} && wparse batch && wproj stat file`);
+        out(`next: cd ${shellQuote(dir)} && wpgen sample -n ${opts.demo ? 10000 : 100} && wparse batch && wproj stat file`);
       }),
   ),
 );
