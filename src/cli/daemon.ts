@@ -31,6 +31,11 @@ export interface ServiceOptions<S> {
   /** What the terminal is told on a stop signal. */
   stopping: string;
   run: (r: ServiceRun) => Promise<S>;
+  /**
+   * Adds a later run's result to the earlier ones', so what a daemon prints at its stop covers its
+   * whole life, not only the run since the last SIGHUP reload.
+   */
+  combine: (earlier: S, later: S) => S;
 }
 
 /**
@@ -104,6 +109,7 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
       throw err;
     }
     log.info({ version: VERSION, mode: o.mode, workRoot: root, config: configFiles(root), metrics: listen || null, node: process.version }, `${o.cmd} started`);
+    let before: S | undefined;
     for (;;) {
       let result: S;
       try {
@@ -112,10 +118,12 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
         log.error({ err: errorMessage(err) }, `${o.cmd} failed`);
         throw err;
       }
+      if (before !== undefined) result = o.combine(before, result);
       if (stopRequested || !next) {
         log.info({ version: VERSION }, `${o.cmd} stopped`);
         return result;
       }
+      before = result;
       wr = next;
       next = undefined;
       log.level = wr.engine.log.level;
