@@ -76,6 +76,25 @@ describe('config traps', () => {
     expect(r.stdout).not.toMatch(/warning/);
   });
 
+  it('a connector of an unknown type is one problem, not one more per sink that uses it', () => {
+    const root = makeWorkRoot(tmpDir(), { connectors: 'connectors:\n  - id: file_json\n    type: flie\n    params: { file: out.json }\n' });
+    const r = cli('wproj', ['check', '-w', root]);
+    expect(r.code).toBe(2);
+    expect(r.stdout.trim().split('\n')).toEqual([expect.stringMatching(/connectors\.d\/00\.yaml:3:11: connectors\[0\]\.type: unknown sink type "flie"/)]);
+  });
+
+  it('wproj init where it cannot write: one line and an exit code, never an internal error or a hang', () => {
+    const file = path.join(tmpDir(), 'a-file');
+    writeFileSync(file, '');
+    const underFile = cli('wproj', ['init', '-w', path.join(file, 'root')]);
+    expect(underFile.code).toBe(2);
+    expect(underFile.stderr).toBe(`wproj: cannot write the work root: ${file} is a file, not a directory\n`);
+    // Node's recursive mkdirSync never returns here (it loops on ENOENT under /proc)
+    const proc = cli('wproj', ['init', '--demo', '-w', '/proc/no-such-dir/root']);
+    expect(proc.code).toBe(3);
+    expect(proc.stderr).toBe('wproj: cannot write the work root /proc/no-such-dir/root: ENOENT (/proc/no-such-dir)\n');
+  });
+
   it('wproj init under a path with spaces and a quote: the printed `next:` line pastes into a shell as is', () => {
     const dir = path.join(realpathSync(tmpDir()), "my work root's dir");
     mkdirSync(dir);
