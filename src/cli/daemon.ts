@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../platform/clock.js';
 import { parseListen } from '../platform/listen-address.js';
 import { openLogFile, say, type Logger } from '../platform/logger.js';
 import { VERSION } from '../platform/version.js';
+import { lockWparse } from '../proj/wparse-lock.js';
 import { resolveWorkRoot } from './context.js';
 
 /** What one run of a daemon's service gets; a reload ends the run (signal) and starts the next. */
@@ -89,8 +90,11 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
   ];
   for (const [sig, fn] of handlers) process.on(sig, fn);
   let server: Server | undefined;
+  let unlock: (() => Promise<void>) | undefined;
   try {
     let wr = loadWorkRoot(root);
+    // one wparse per work root (wprescue has its own lock, on the rescue directory)
+    if (o.cmd === 'wparse') unlock = await lockWparse(root, (err) => out?.log.error({ err: err.message }, 'work root lock compromised'));
     if (o.metricsListen !== undefined) {
       const bad = parseListen(o.metricsListen);
       if (typeof bad === 'string') throw new WrError('USAGE', `--metrics-listen: ${bad}`);
@@ -136,6 +140,7 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
   } finally {
     for (const [sig, fn] of handlers) process.off(sig, fn);
     server?.close();
+    await unlock?.().catch(() => undefined);
   }
 }
 

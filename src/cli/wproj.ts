@@ -9,6 +9,7 @@ import { configWarnings } from '../proj/config-warnings.js';
 import { natsInit, natsStreamPlans } from '../proj/nats-init.js';
 import { rescueStat } from '../proj/rescue-stat.js';
 import { cleanData, initWorkRoot } from '../proj/scaffold.js';
+import { wparseHolder } from '../proj/wparse-lock.js';
 import { sinkCounts, sourceCounts } from '../proj/stat.js';
 import { fmtNum, validateSinks } from '../proj/validate.js';
 import { addCommonHelp, jsonDoc, resolveWorkRoot, workRootOption, workRootPath } from './context.js';
@@ -184,7 +185,7 @@ program.addCommand(
   new Command('data').description('work-root data').addCommand(
     addCommonHelp(
       new Command('clean')
-        .description('remove sink outputs, rescue files and recover.lock, run state (queue, checkpoints) and logs; inputs stay. Refuses while rescue data waits for replay, unless --force')
+        .description('remove sink outputs, rescue files and recover.lock, run state (queue, checkpoints) and logs; inputs stay. Refuses while wparse or wprescue runs on the work root, and while rescue data waits for replay, unless --force')
         .addOption(workRootOption())
         .option('--dry-run', 'list what would be removed, remove nothing')
         .option('--force', 'remove even rescue data not replayed yet (it is lost)')
@@ -194,11 +195,15 @@ program.addCommand(
           const st = rescueStat(rescue);
           const waiting = st.totalLines > 0 || st.totalFiles > 0 || st.locked.length > 0 || st.dead > 0;
           const what = `${st.totalFiles} rescue file(s) (${st.totalLines} lines), ${st.locked.length} being written, ${st.dead} quarantined`;
+          const holder = wparseHolder(wr.root);
           if (opts.dryRun) {
             for (const d of cleanData(wr, true)) out(`would remove ${d}`);
+            if (holder !== undefined) out(`wparse (pid ${holder}) is running: clean would refuse until it stops`);
             if (waiting) out(`unreplayed rescue data: ${what}; \`wprescue batch\` replays it; --force removes it`);
             return;
           }
+          // even --force: a running wparse would go on writing into the deleted files, its lines lost
+          if (holder !== undefined) throw new WrError('USAGE', `refusing to clean: wparse (pid ${holder}) is running on ${wr.root}; stop it first`);
           if (waiting && !opts.force) throw new WrError('USAGE', `refusing to clean: ${what} not replayed yet under ${rescue}; run \`wprescue batch\` first, or pass --force to lose it (--dry-run lists what would go)`);
           const release = await lockRescueDir(rescue, () => undefined);
           try {
