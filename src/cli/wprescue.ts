@@ -124,7 +124,7 @@ program.addCommand(
   new Command('queue').description('queue maintenance').addCommand(
     addCommonHelp(
       new Command('repair')
-        .description('drop damaged WAL records (each segment is copied to .broken first) so the queue can start')
+        .description('drop damaged WAL records (each segment is copied to .broken first); optional: a start sets damaged records aside by itself')
         .addOption(workRootOption())
         .action(async (opts: { workRoot?: string }) => {
           const r = await repairQueue(loadWorkRoot(resolveWorkRoot(opts.workRoot)));

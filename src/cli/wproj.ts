@@ -147,7 +147,7 @@ program.addCommand(
 program.addCommand(
   addCommonHelp(
     new Command('init')
-      .description('write a small commented work root that runs (one file source, one rule, one group); existing files are kept')
+      .description('write a small commented work root that runs (one file source, one rule, one group whose sinks fail over to rescue, a miss group); existing files are kept')
       .addOption(workRootOption())
       .option('--demo', 'write the demo work root instead (benchmark and example groups with expects)')
       .action((opts: { workRoot?: string; demo?: boolean }) => {
