@@ -95,7 +95,8 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
     let wr = loadWorkRoot(root);
     // one wparse per work root (wprescue has its own lock, on the rescue directory)
     if (o.cmd === 'wparse') unlock = await lockWparse(root, (err) => out?.log.error({ err: err.message }, 'work root lock compromised'));
-    if (o.metricsListen !== undefined) {
+    // an empty --metrics-listen is off, as an empty metrics.<cmd>.listen is (`--metrics-listen "$ADDR"` with ADDR unset)
+    if (o.metricsListen) {
       const bad = parseListen(o.metricsListen);
       if (typeof bad === 'string') throw new WrError('USAGE', `--metrics-listen: ${bad}`);
     }

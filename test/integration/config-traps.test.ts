@@ -95,6 +95,16 @@ describe('config traps', () => {
     expect(proc.stderr).toBe('wproj: cannot write the work root /proc/no-such-dir/root: ENOENT (/proc/no-such-dir)\n');
   });
 
+  it('an empty --metrics-listen is off, like an empty metrics.<cmd>.listen; a malformed one is exit 2', () => {
+    const root = makeWorkRoot(tmpDir(), { input: makeInput(11) });
+    const off = cli('wparse', ['batch', '--metrics-listen', '', '-w', root]);
+    expect(off.code, off.stderr).toBe(0);
+    expect(off.stdout).toMatch(/^wparse: done: 11 lines/m);
+    const bad = cli('wprescue', ['batch', '--metrics-listen', 'nonsense', '-w', root]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--metrics-listen: expected host:port/);
+  });
+
   it('wproj init under a path with spaces and a quote: the printed `next:` line pastes into a shell as is', () => {
     const dir = path.join(realpathSync(tmpDir()), "my work root's dir");
     mkdirSync(dir);
