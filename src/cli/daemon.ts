@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../platform/clock.js';
 import { parseListen } from '../platform/listen-address.js';
 import { openLogFile, say, type Logger } from '../platform/logger.js';
 import { VERSION } from '../platform/version.js';
+import { lockWparse } from '../proj/wparse-lock.js';
 import { resolveWorkRoot } from './context.js';
 
 /** What one run of a daemon's service gets; a reload ends the run (signal) and starts the next. */
@@ -31,6 +32,11 @@ export interface ServiceOptions<S> {
   /** What the terminal is told on a stop signal. */
   stopping: string;
   run: (r: ServiceRun) => Promise<S>;
+  /**
+   * Adds a later run's result to the earlier ones', so what a daemon prints at its stop covers its
+   * whole life, not only the run since the last SIGHUP reload.
+   */
+  combine: (earlier: S, later: S) => S;
 }
 
 /**
@@ -84,9 +90,13 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
   ];
   for (const [sig, fn] of handlers) process.on(sig, fn);
   let server: Server | undefined;
+  let unlock: (() => Promise<void>) | undefined;
   try {
     let wr = loadWorkRoot(root);
-    if (o.metricsListen !== undefined) {
+    // one wparse per work root (wprescue has its own lock, on the rescue directory)
+    if (o.cmd === 'wparse') unlock = await lockWparse(root, (err) => out?.log.error({ err: err.message }, 'work root lock compromised'));
+    // an empty --metrics-listen is off, as an empty metrics.<cmd>.listen is (`--metrics-listen "$ADDR"` with ADDR unset)
+    if (o.metricsListen) {
       const bad = parseListen(o.metricsListen);
       if (typeof bad === 'string') throw new WrError('USAGE', `--metrics-listen: ${bad}`);
     }
@@ -104,6 +114,7 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
       throw err;
     }
     log.info({ version: VERSION, mode: o.mode, workRoot: root, config: configFiles(root), metrics: listen || null, node: process.version }, `${o.cmd} started`);
+    let before: S | undefined;
     for (;;) {
       let result: S;
       try {
@@ -112,10 +123,12 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
         log.error({ err: errorMessage(err) }, `${o.cmd} failed`);
         throw err;
       }
+      if (before !== undefined) result = o.combine(before, result);
       if (stopRequested || !next) {
         log.info({ version: VERSION }, `${o.cmd} stopped`);
         return result;
       }
+      before = result;
       wr = next;
       next = undefined;
       log.level = wr.engine.log.level;
@@ -128,6 +141,7 @@ export async function runService<S>(o: ServiceOptions<S>): Promise<S> {
   } finally {
     for (const [sig, fn] of handlers) process.off(sig, fn);
     server?.close();
+    await unlock?.().catch(() => undefined);
   }
 }
 

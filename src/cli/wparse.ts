@@ -22,6 +22,7 @@ async function run(mode: 'batch' | 'daemon', opts: RunOpts): Promise<void> {
     workRoot: opts.workRoot,
     metricsListen: opts.metricsListen,
     stopping: 'stopping (releasing rescue files)',
+    combine: combineSummaries,
     run: (r) => {
       const health = new PipelineHealth(r.clock);
       r.setHealth((stallMs) => health.problem(stallMs));
@@ -40,6 +41,24 @@ async function run(mode: 'batch' | 'daemon', opts: RunOpts): Promise<void> {
     },
   });
   printSummary(summary);
+}
+
+/** Two runs of one daemon (before and after a SIGHUP reload) as one: counts added, sinks by key. */
+function combineSummaries(a: PipelineSummary, b: PipelineSummary): PipelineSummary {
+  const sinks = new Map(a.sinks.map((s) => [s.key, { ...s }]));
+  for (const s of b.sinks) {
+    const old = sinks.get(s.key);
+    // a sink the reload removed keeps its earlier counts; one it kept carries its current state
+    sinks.set(s.key, old ? { ...s, delivered: old.delivered + s.delivered, rescued: old.rescued + s.rescued, rejected: old.rejected + s.rejected } : s);
+  }
+  return {
+    linesIn: a.linesIn + b.linesIn,
+    miss: a.miss + b.miss,
+    unrouted: a.unrouted + b.unrouted,
+    seconds: a.seconds + b.seconds,
+    sinks: [...sinks.values()],
+    released: [...a.released, ...b.released],
+  };
 }
 
 function printSummary(s: PipelineSummary): void {

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { loadWorkRoot } from '../config/work-root.js';
 import { say } from '../platform/logger.js';
 import { damageLines, enqueueFiles, queueStatus, repairQueue, requeueDead } from '../recovery/admin.js';
-import { runRescue } from '../recovery/service.js';
+import { runRescue, type RescueSummary } from '../recovery/service.js';
 import { addCommonHelp, addDaemonHelp, jsonDoc, resolveWorkRoot, workRootOption } from './context.js';
 import { runService } from './daemon.js';
 import { intOption, runMain } from './run.js';
@@ -25,6 +25,7 @@ async function replay(mode: 'batch' | 'daemon', opts: RunOpts): Promise<void> {
     workRoot: opts.workRoot,
     metricsListen: opts.metricsListen,
     stopping: 'stopping (in-flight jobs requeued, snapshot written)',
+    combine: combineSummaries,
     run: (r) =>
       runRescue({
         wr: r.wr,
@@ -50,6 +51,16 @@ async function replay(mode: 'batch' | 'daemon', opts: RunOpts): Promise<void> {
     // a daemon reports dead jobs (status, metrics, /healthz) but a clean stop is a success
     if (mode === 'batch') process.exitCode = 1;
   }
+}
+
+/** Two runs of one daemon (before and after a SIGHUP reload) as one; `dead` is the queue's count at the end. */
+function combineSummaries(a: RescueSummary, b: RescueSummary): RescueSummary {
+  const sinks = new Map(a.sinks.map((s) => [s.key, { ...s }]));
+  for (const s of b.sinks) {
+    const old = sinks.get(s.key);
+    sinks.set(s.key, old ? { key: s.key, replayed: old.replayed + s.replayed, bad: old.bad + s.bad, skippedEmpty: old.skippedEmpty + s.skippedEmpty, rejected: old.rejected + s.rejected } : s);
+  }
+  return { replayed: a.replayed + b.replayed, salvaged: a.salvaged + b.salvaged, dead: b.dead, sinks: [...sinks.values()] };
 }
 
 function runCommand(name: 'batch' | 'daemon', description: string): Command {
@@ -113,7 +124,7 @@ program.addCommand(
   new Command('queue').description('queue maintenance').addCommand(
     addCommonHelp(
       new Command('repair')
-        .description('drop damaged WAL records (each segment is copied to .broken first) so the queue can start')
+        .description('drop damaged WAL records (each segment is copied to .broken first); optional: a start sets damaged records aside by itself')
         .addOption(workRootOption())
         .action(async (opts: { workRoot?: string }) => {
           const r = await repairQueue(loadWorkRoot(resolveWorkRoot(opts.workRoot)));

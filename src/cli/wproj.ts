@@ -5,9 +5,11 @@ import { collectWorkRoot, loadWorkRoot } from '../config/work-root.js';
 import { formatProblem, type Problem } from '../platform/schema.js';
 import { WrError } from '../errors.js';
 import { lockRescueDir } from '../recovery/dir-lock.js';
+import { configWarnings } from '../proj/config-warnings.js';
 import { natsInit, natsStreamPlans } from '../proj/nats-init.js';
 import { rescueStat } from '../proj/rescue-stat.js';
 import { cleanData, initWorkRoot } from '../proj/scaffold.js';
+import { wparseHolder } from '../proj/wparse-lock.js';
 import { sinkCounts, sourceCounts } from '../proj/stat.js';
 import { fmtNum, validateSinks } from '../proj/validate.js';
 import { addCommonHelp, jsonDoc, resolveWorkRoot, workRootOption, workRootPath } from './context.js';
@@ -19,6 +21,9 @@ const short = (p: string): string => {
   const parts = p.split(path.sep);
   return parts.length > 4 ? `.../${parts.slice(-3).join('/')}` : p;
 };
+
+/** A path as the shell must see it, so the `next:` line can be pasted whatever the path holds (spaces). */
+const shellQuote = (p: string): string => (/^[\w./:@%+=,-]+$/.test(p) ? p : `'${p.replaceAll("'", `'\\''`)}'`);
 
 type Part = 'file' | 'src-file' | 'sink-file';
 
@@ -121,7 +126,7 @@ program.addCommand(
 program.addCommand(
   addCommonHelp(
     new Command('check')
-      .description('validate every config file and print every problem (file:line:col), not only the first; exit 2 if any')
+      .description('validate every config file and print every problem (file:line:col), not only the first; exit 2 if any. Also warns (exit 0) about a group whose rule globs match no rule, and rules whose records no group would take')
       .addOption(workRootOption())
       .action((opts: { workRoot?: string }) => {
         const problems: Problem[] = [];
@@ -131,7 +136,10 @@ program.addCommand(
           throw new WrError('CONFIG_INVALID', `check: ${problems.length} problem(s)`);
         }
         const sinks = wr.groups.reduce((a, g) => a + g.sinks.length, 0);
-        out(`check: OK (${wr.sources.length} source(s), ${wr.rules.length} rule(s), ${wr.groups.length} group(s), ${sinks} sink(s))`);
+        const warnings = configWarnings(wr);
+        for (const w of warnings) out(`warning: ${w}`);
+        const warned = warnings.length ? `, ${warnings.length} warning(s)` : '';
+        out(`check: OK (${wr.sources.length} source(s), ${wr.rules.length} rule(s), ${wr.groups.length} group(s), ${sinks} sink(s)${warned})`);
       }),
   ),
 );
@@ -139,14 +147,14 @@ program.addCommand(
 program.addCommand(
   addCommonHelp(
     new Command('init')
-      .description('write a small commented work root that runs (one file source, one rule, one group); existing files are kept')
+      .description('write a small commented work root that runs (one file source, one rule, one group whose sinks fail over to rescue, a miss group); existing files are kept')
       .addOption(workRootOption())
       .option('--demo', 'write the demo work root instead (benchmark and example groups with expects)')
       .action((opts: { workRoot?: string; demo?: boolean }) => {
         const dir = workRootPath(opts.workRoot);
         const r = initWorkRoot(dir, opts.demo === true);
         out(`init: ${dir}: ${r.created.length} file(s) created, ${r.kept.length} kept`);
-        out(`next: cd ${dir} && wpgen sample -n ${opts.demo ? 10000 : 100} && wparse batch && wproj stat file`);
+        out(`next: cd ${shellQuote(dir)} && wpgen sample -n ${opts.demo ? 10000 : 100} && wparse batch && wproj stat file`);
       }),
   ),
 );
@@ -177,7 +185,7 @@ program.addCommand(
   new Command('data').description('work-root data').addCommand(
     addCommonHelp(
       new Command('clean')
-        .description('remove sink outputs, rescue files and recover.lock, run state (queue, checkpoints) and logs; inputs stay. Refuses while rescue data waits for replay, unless --force')
+        .description('remove sink outputs, rescue files and recover.lock, run state (queue, checkpoints) and logs; inputs stay. Refuses while wparse or wprescue runs on the work root, and while rescue data waits for replay, unless --force')
         .addOption(workRootOption())
         .option('--dry-run', 'list what would be removed, remove nothing')
         .option('--force', 'remove even rescue data not replayed yet (it is lost)')
@@ -187,11 +195,15 @@ program.addCommand(
           const st = rescueStat(rescue);
           const waiting = st.totalLines > 0 || st.totalFiles > 0 || st.locked.length > 0 || st.dead > 0;
           const what = `${st.totalFiles} rescue file(s) (${st.totalLines} lines), ${st.locked.length} being written, ${st.dead} quarantined`;
+          const holder = wparseHolder(wr.root);
           if (opts.dryRun) {
             for (const d of cleanData(wr, true)) out(`would remove ${d}`);
+            if (holder !== undefined) out(`wparse (pid ${holder}) is running: clean would refuse until it stops`);
             if (waiting) out(`unreplayed rescue data: ${what}; \`wprescue batch\` replays it; --force removes it`);
             return;
           }
+          // even --force: a running wparse would go on writing into the deleted files, its lines lost
+          if (holder !== undefined) throw new WrError('USAGE', `refusing to clean: wparse (pid ${holder}) is running on ${wr.root}; stop it first`);
           if (waiting && !opts.force) throw new WrError('USAGE', `refusing to clean: ${what} not replayed yet under ${rescue}; run \`wprescue batch\` first, or pass --force to lose it (--dry-run lists what would go)`);
           const release = await lockRescueDir(rescue, () => undefined);
           try {

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Node } from 'yaml';
 import { parseListen } from '../platform/listen-address.js';
@@ -125,8 +126,41 @@ export function loadEngineConfig(workRoot: string, problems: Problem[]): EngineC
   if (src.doc.errors.length === 0) {
     const at = (...keys: string[]): Node | undefined => src.doc.getIn(['metrics', ...keys], true) as Node | undefined;
     checkMetrics(cfg, at, { file, lines: src.lines, problems });
+    checkDirs(cfg, workRoot, (...keys) => src.doc.getIn(keys, true) as Node | undefined, { file, lines: src.lines, problems });
   }
   return cfg;
+}
+
+/**
+ * The directories the daemons create and write under: one that is a file, or lies under a file,
+ * can never work (wparse would pause its input forever, wprescue and wproj would fail with an
+ * internal error), so it is a config error, exit 2 before anything runs.
+ */
+function checkDirs(cfg: EngineConfig, workRoot: string, at: (...keys: string[]) => Node | undefined, ctx: Ctx): void {
+  const dirs: Array<[string, string, string | undefined]> = [
+    ['rescue', 'path', cfg.rescue?.path],
+    ['queue', 'dir', cfg.queue?.dir],
+  ];
+  for (const [section, key, value] of dirs) {
+    if (!value) continue;
+    const dir = path.resolve(workRoot, value);
+    const file = fileInTheWay(dir);
+    if (file === undefined) continue;
+    const what = file === dir ? `${dir} is a file, not a directory` : `${dir} lies under ${file}, a file, not a directory`;
+    problemAt(ctx, at(section, key), `${section}.${key}`, what);
+  }
+}
+
+/** The nearest existing path at or above `p` when it is not a directory (undefined when it is). */
+function fileInTheWay(p: string): string | undefined {
+  for (let cur = p; ; cur = path.dirname(cur)) {
+    try {
+      return statSync(cur).isDirectory() ? undefined : cur;
+    } catch {
+      // missing (or under a file: ENOTDIR): look one level up
+      if (path.dirname(cur) === cur) return undefined;
+    }
+  }
 }
 
 /** The listen addresses are checked here, with the config, so a malformed one is exit 2 before anything runs. */

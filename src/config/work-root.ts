@@ -75,7 +75,9 @@ export function collectWorkRoot(root: string, problems: Problem[]): WorkRoot {
   const engine = loadEngineConfig(root, problems);
   const sources = loadSources(root, problems);
   const rules = loadRules(root, problems);
-  const connectors = loadConnectors(root, problems);
+  // ids of connectors whose type is unknown: their one problem is reported, not again per sink using them
+  const broken = new Set<string>();
+  const connectors = loadConnectors(root, problems, broken);
   const defaultsFile = path.join(root, 'sink', 'defaults.yaml');
   let defaults: { tags: string[]; expect?: Partial<GroupExpect> } = { tags: [] };
   if (existsSync(defaultsFile)) {
@@ -105,7 +107,7 @@ export function collectWorkRoot(root: string, problems: Problem[]): WorkRoot {
       rule: raw.rule ?? [],
       expect: { ...DEFAULT_EXPECT, ...defaults.expect, ...raw.expect },
       tags: parseTags([...defaults.tags, ...(raw.tags ?? [])]),
-      sinks: resolveSinks(raw, src, connectors, ctx),
+      sinks: resolveSinks(raw, src, connectors, ctx, broken),
     });
   };
   for (const f of yamlFiles(path.join(root, 'sink', 'business.d'), true)) load(f, 'business');
@@ -170,7 +172,7 @@ function loadRules(root: string, problems: Problem[]): RuleConfig[] {
   return out;
 }
 
-function loadConnectors(root: string, problems: Problem[]): Map<string, ConnectorConfig & { src: YamlSource; index: number }> {
+function loadConnectors(root: string, problems: Problem[], broken: Set<string>): Map<string, ConnectorConfig & { src: YamlSource; index: number }> {
   const out = new Map<string, ConnectorConfig & { src: YamlSource; index: number }>();
   for (const file of yamlFiles(path.join(root, 'sink', 'connectors.d'), false)) {
     const src = readYaml(file, problems);
@@ -183,6 +185,7 @@ function loadConnectors(root: string, problems: Problem[]): Map<string, Connecto
       const spec = SINK_TYPES[c.type];
       if (!spec) {
         problemAt(ctx, src.doc.getIn(['connectors', i, 'type'], true) as Node, `connectors[${i}].type`, `unknown sink type ${JSON.stringify(c.type)} (known: ${Object.keys(SINK_TYPES).join(', ')})`);
+        broken.add(c.id);
         return;
       }
       check(src.doc.getIn(['connectors', i, 'params'], true) as Node, paramsSchema(c.type, false), ctx, `connectors[${i}].params`);
@@ -195,7 +198,7 @@ function loadConnectors(root: string, problems: Problem[]): Map<string, Connecto
   return out;
 }
 
-function resolveSinks(raw: RawGroup, src: YamlSource, connectors: ReturnType<typeof loadConnectors>, ctx: Ctx): SinkSpec[] {
+function resolveSinks(raw: RawGroup, src: YamlSource, connectors: ReturnType<typeof loadConnectors>, ctx: Ctx, broken: ReadonlySet<string>): SinkSpec[] {
   const out: SinkSpec[] = [];
   const names = new Set<string>();
   raw.sinks.forEach((s, i) => {
@@ -207,6 +210,7 @@ function resolveSinks(raw: RawGroup, src: YamlSource, connectors: ReturnType<typ
     names.add(name);
     const conn = connectors.get(s.connect);
     if (!conn) {
+      if (broken.has(s.connect)) return;
       problemAt(ctx, src.doc.getIn(['group', 'sinks', i, 'connect'], true) as Node, `${at}.connect`, `unknown connector ${JSON.stringify(s.connect)} (known: ${[...connectors.keys()].join(', ') || 'none'})`);
       return;
     }

@@ -1,7 +1,8 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkRoot } from '../config/work-root.js';
+import { errnoCode, WrError } from '../errors.js';
 import { sinkCounts } from './stat.js';
 import { STARTER_FILES } from './starter-files.js';
 
@@ -13,6 +14,30 @@ export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
  * and creates the data/ dirs; never overwrites a file.
  */
 export function initWorkRoot(dir: string, demo = false): { created: string[]; kept: string[] } {
+  try {
+    return writeWorkRoot(dir, demo);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (err instanceof WrError || code === undefined) throw err;
+    throw new WrError('IO_ERROR', `cannot write the work root ${dir}: ${code} (${(err as { path?: string }).path ?? dir})`, err);
+  }
+}
+
+/**
+ * mkdir -p one level at a time: Node's recursive mkdirSync never returns on some paths (under
+ * /proc it loops on ENOENT), and a file in the way is a usage error that names it.
+ */
+function makeDir(d: string): void {
+  if (existsSync(d)) {
+    if (statSync(d).isDirectory()) return;
+    throw new WrError('USAGE', `cannot write the work root: ${d} is a file, not a directory`);
+  }
+  const parent = path.dirname(d);
+  if (parent !== d) makeDir(parent);
+  mkdirSync(d);
+}
+
+function writeWorkRoot(dir: string, demo: boolean): { created: string[]; kept: string[] } {
   const created: string[] = [];
   const kept: string[] = [];
   if (!demo) {
@@ -22,7 +47,7 @@ export function initWorkRoot(dir: string, demo = false): { created: string[]; ke
         kept.push(rel);
         continue;
       }
-      mkdirSync(path.dirname(dst), { recursive: true });
+      makeDir(path.dirname(dst));
       writeFileSync(dst, text);
       created.push(rel);
     }
@@ -37,12 +62,12 @@ export function initWorkRoot(dir: string, demo = false): { created: string[]; ke
         kept.push(path.join(part, rel));
         continue;
       }
-      mkdirSync(path.dirname(dst), { recursive: true });
+      makeDir(path.dirname(dst));
       cpSync(src, dst);
       created.push(path.join(part, rel));
     }
   }
-  for (const d of ['data/in_dat', 'data/out_dat', 'data/rescue', 'data/logs']) mkdirSync(path.join(dir, d), { recursive: true });
+  for (const d of ['data/in_dat', 'data/out_dat', 'data/rescue', 'data/logs']) makeDir(path.join(dir, d));
   return { created, kept };
 }
 

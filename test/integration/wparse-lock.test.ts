@@ -1,0 +1,56 @@
+import { appendFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bin, cli } from '../helpers/cli.js';
+import { startNode } from '../helpers/child.js';
+import { compareNs, outputNs } from '../helpers/outputs.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
+import { makeInput, makeWorkRoot } from '../helpers/work-root.js';
+
+const parsed = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i).filter((i) => i % 11 !== 10);
+
+// Two wparse on one work root read the same files from the same checkpoints (every line written
+// twice), and `wproj data clean` under a running wparse left it writing into deleted files.
+describe('one wparse per work root', () => {
+  it('a second wparse and wproj data clean (even --force) refuse while one runs; both work once it stops', async () => {
+    const root = makeWorkRoot(tmpDir(), { input: makeInput(110) });
+    const main = path.join(root, 'data/out_dat/app.json');
+    const d = startNode(bin('wparse'), ['daemon', '-w', root]);
+    await until(() => outputNs(main).length === 100, 20_000);
+
+    const second = cli('wparse', ['batch', '-w', root]);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toBe(`wparse: work root ${root} is in use by another wparse (pid ${d.child.pid}); stop it first\n`);
+    const clean = cli('wproj', ['data', 'clean', '--force', '-w', root]);
+    expect(clean.code).toBe(2);
+    expect(clean.stderr).toBe(`wproj: refusing to clean: wparse (pid ${d.child.pid}) is running on ${root}; stop it first\n`);
+    expect(cli('wproj', ['data', 'clean', '--dry-run', '-w', root]).stdout).toMatch(/clean would refuse until it stops/);
+
+    // nothing was removed: the daemon goes on writing into the live file, every line once
+    appendFileSync(path.join(root, 'data/in_dat/input.log'), makeInput(55, 110));
+    await until(() => outputNs(main).length === 150, 20_000);
+    d.child.kill('SIGTERM');
+    expect((await d.exit).code).toBe(0);
+    expect(compareNs(parsed(0, 165), outputNs(main))).toEqual({ missing: [], duplicates: 0 });
+    expect(existsSync(path.join(root, 'data/.run/wparse.pid'))).toBe(false);
+    expect(existsSync(path.join(root, 'data/.run/wparse.lock'))).toBe(false);
+
+    expect(cli('wparse', ['batch', '-w', root]).code).toBe(0);
+    expect(cli('wproj', ['data', 'clean', '-w', root]).code).toBe(0);
+    expect(existsSync(main)).toBe(false);
+  });
+
+  it('a wparse killed with SIGKILL does not hold the work root: the next one starts at once', async () => {
+    const root = makeWorkRoot(tmpDir(), { input: makeInput(110) });
+    const main = path.join(root, 'data/out_dat/app.json');
+    const d = startNode(bin('wparse'), ['daemon', '-w', root]);
+    await until(() => outputNs(main).length === 100, 20_000);
+    d.child.kill('SIGKILL');
+    await d.exit;
+    expect(existsSync(path.join(root, 'data/.run/wparse.pid'))).toBe(true); // left behind by the kill
+    const r = cli('wparse', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(compareNs(parsed(0, 110), outputNs(main)).missing).toEqual([]);
+  });
+});
