@@ -3,7 +3,7 @@ import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { WrError } from '../errors.js';
 import { writeFileAtomicSync } from '../platform/atomic-write.js';
-import { pidAlive } from '../rescue/salvage.js';
+import { pidAlive } from '../platform/pid-alive.js';
 
 /**
  * One wparse per work root: two would read the same files from the same checkpoints and write

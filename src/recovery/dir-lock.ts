@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { WrError } from '../errors.js';
 import { writeFileAtomicSync } from '../platform/atomic-write.js';
-import { pidAlive } from '../rescue/salvage.js';
+import { pidAlive } from '../platform/pid-alive.js';
 import { rescueLayout } from '../rescue/layout.js';
 
 /**

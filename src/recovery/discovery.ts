@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Job } from '../queue/job-state.js';
 import { parseRescueJobId, rescueRank } from '../rescue/file-name.js';
-import { classify } from '../rescue/layout.js';
+import { classify, ownedFile } from '../rescue/layout.js';
 
 /**
  * What a rescue directory holds, from one walk: released `.dat` files (each a job: id = path
@@ -15,7 +15,7 @@ export interface Found {
   /** `size` is undefined for files `known` said not to stat. */
   dats: Array<{ id: string; file: string; size?: number }>;
   locks: string[];
-  /** Owner locks whose `.dat.lock` is gone: a writer between claim and create, or one killed there. */
+  /** `.dat.lock` paths that do not exist but whose owner lock or pid does: a writer between claim and create, or killed there. */
   orphanOwners: string[];
 }
 
@@ -35,9 +35,11 @@ export function scanRescueDir(root: string, known: (id: string) => boolean = () 
       const full = path.join(dir, name);
       const id = rel ? `${rel}/${name}` : name;
       const kind = classify(id);
-      if (e.isDirectory()) {
+      if (e.isDirectory() && kind !== 'owner') {
         if (kind === 'foreign') walk(full, id);
-        else if (kind === 'owner' && !existsSync(full.slice(0, -'.owner'.length))) found.orphanOwners.push(full);
+      } else if (kind === 'owner') {
+        const file = ownedFile(full);
+        if (!existsSync(file) && !found.orphanOwners.includes(file)) found.orphanOwners.push(file);
       } else if (kind === 'job') {
         if (known(id)) found.dats.push({ id, file: full });
         else {

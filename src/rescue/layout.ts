@@ -6,7 +6,10 @@ import { parseRescueName } from './file-name.js';
  * under `rescue.path`:
  *
  *   <group>/<sink>-<UTC time>-<seq>.dat.lock      being written (file-name.ts)
- *   <group>/<sink>-<UTC time>-<seq>.dat.lock.owner/pid   the writer's ownership lock + its pid
+ *   <group>/<sink>-<UTC time>-<seq>.dat.lock.owner      the writer's ownership lock (a directory)
+ *   <group>/<sink>-<UTC time>-<seq>.dat.lock.owner.pid  the writer's pid, beside the lock: a file
+ *                                                  inside it would change the lock's mtime, which
+ *                                                  proper-lockfile takes for another owner's
  *   <group>/<sink>-<UTC time>-<seq>.dat           released: a replay job (id = path relative to rescue.path)
  *   recover.lock                                   replay checkpoints (recovery/checkpoint.ts)
  *   .wprescue.lock/  .wprescue.pid                 the one wprescue that owns the directory
@@ -64,7 +67,12 @@ export function rescueLayout(root: string): RescueLayout {
 
 /** The writer's ownership lock beside a `.dat.lock` (never ending in `.lock`, see SPEC section 4). */
 export const ownerLockPath = (file: string): string => `${file}.owner`;
-export const ownerPidPath = (file: string): string => path.join(ownerLockPath(file), 'pid');
+export const ownerPidPath = (file: string): string => `${file}.owner.pid`;
+
+/** The `.dat.lock` an owner entry (the lock, anything in it, or the pid file) belongs to. */
+export function ownedFile(ownerEntry: string): string {
+  return ownerEntry.slice(0, ownerEntry.lastIndexOf('.owner'));
+}
 
 export type EntryKind = 'job' | 'writing' | 'owner' | 'dead-dir' | 'recover-lock' | 'dir-lock' | 'temp' | 'foreign';
 
@@ -82,7 +90,7 @@ export function classify(relPath: string): EntryKind {
     if (name === RECOVER_LOCK) return 'recover-lock';
     if (name === DIR_LOCK || name === DIR_PID) return 'dir-lock';
   }
-  if (parts.some((p) => p.endsWith('.owner'))) return 'owner';
+  if (parts.some((p) => p.endsWith('.owner')) || name.endsWith('.owner.pid')) return 'owner';
   if (name.endsWith('.tmp')) return 'temp';
   if (name.endsWith('.dat')) return 'job';
   if (name.endsWith('.dat.lock')) return parseRescueName(name) ? 'writing' : 'foreign';

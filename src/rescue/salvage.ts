@@ -1,6 +1,6 @@
 import { existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { errnoCode } from '../errors.js';
+import { pidAlive } from '../platform/pid-alive.js';
 import { ownerLockPath, ownerPidPath } from './layout.js';
 import { OWNER_STALE_MS } from './writer.js';
 
@@ -11,15 +11,6 @@ import { OWNER_STALE_MS } from './writer.js';
  * after the last `\n`), syncs, renames to `.dat` and removes the owner lock.
  */
 export type OwnerState = 'live' | 'gone' | 'unknown';
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
-  }
-}
 
 export function ownerState(file: string, now = Date.now()): OwnerState {
   const pidFile = ownerPidPath(file);
@@ -33,28 +24,34 @@ export function ownerState(file: string, now = Date.now()): OwnerState {
 }
 
 /**
- * The state of an owner lock whose `.dat.lock` does not exist: a writer killed between claiming
- * the name and creating the file. Judged like a file's owner: by its pid, or by the lock's age.
+ * The owner of a `.dat.lock` that does not exist, whose owner lock or pid file does: a writer
+ * between claiming the name and creating the file, or one killed there. Judged like a file's
+ * owner: by its pid, or by the age of its lock.
  */
-export function orphanOwnerState(ownerDir: string, now = Date.now()): OwnerState {
+export function orphanOwnerState(lockFile: string, now = Date.now()): OwnerState {
   try {
-    const pid = Number(readFileSync(path.join(ownerDir, 'pid'), 'utf8').trim());
+    const pid = Number(readFileSync(ownerPidPath(lockFile), 'utf8').trim());
     if (Number.isInteger(pid) && pid > 0) return pidAlive(pid) ? 'live' : 'gone';
   } catch {
-    // no pid yet: the writer is between mkdir and writing it, or died there
+    // no pid yet: the writer is between taking the lock and writing it, or died there
   }
   try {
-    return now - statSync(ownerDir).mtimeMs >= OWNER_STALE_MS ? 'gone' : 'unknown';
+    return now - statSync(ownerLockPath(lockFile)).mtimeMs >= OWNER_STALE_MS ? 'gone' : 'unknown';
   } catch {
-    return 'unknown'; // removed meanwhile
+    return 'gone'; // neither lock nor pid (a pid file being written is caught above as no pid)
   }
 }
 
-/** Removes an orphan owner lock whose writer is gone; true if it did. */
-export async function clearOrphanOwner(ownerDir: string, now = Date.now()): Promise<boolean> {
-  if (orphanOwnerState(ownerDir, now) !== 'gone') return false;
-  await fsp.rm(ownerDir, { recursive: true, force: true });
+/** Removes the owner lock and pid of a `.dat.lock` that does not exist, when its writer is gone; true if it did. */
+export async function clearOrphanOwner(lockFile: string, now = Date.now()): Promise<boolean> {
+  if (existsSync(lockFile) || orphanOwnerState(lockFile, now) !== 'gone') return false;
+  await removeOwner(lockFile);
   return true;
+}
+
+async function removeOwner(lockFile: string): Promise<void> {
+  await fsp.rm(ownerLockPath(lockFile), { recursive: true, force: true });
+  await fsp.rm(ownerPidPath(lockFile), { force: true });
 }
 
 export interface SalvageResult {
@@ -80,7 +77,7 @@ export async function salvage(lockFile: string): Promise<SalvageResult> {
   }
   const dat = lockFile.slice(0, -'.lock'.length);
   await fsp.rename(lockFile, dat);
-  await fsp.rm(ownerLockPath(lockFile), { recursive: true, force: true });
+  await removeOwner(lockFile);
   const dir = await fsp.open(path.dirname(dat), 'r');
   await dir.sync().finally(() => dir.close());
   return { file: dat, tornBytes };

@@ -61,16 +61,16 @@ describe('wprescue batch', () => {
     // live .lock: owned by this (live) process
     const live = writeRescueFile(rescue, 'b', 'x', T0, 0, [900], { locked: true });
     mkdirSync(`${live}.owner`);
-    writeFileSync(path.join(`${live}.owner`, 'pid'), String(process.pid));
+    writeFileSync(`${live}.owner.pid`, String(process.pid));
     // owner locks with no file: a writer killed between claiming a name and creating it, one live there
     const orphan = path.join(rescue, 'a', 'other-2026-11-22_10:00:00-7.dat.lock.owner');
     const claimed = path.join(rescue, 'b', 'x-2026-11-22_10:00:00-7.dat.lock.owner');
     mkdirSync(orphan);
     mkdirSync(claimed);
-    writeFileSync(path.join(claimed, 'pid'), String(process.pid));
+    writeFileSync(`${claimed}.pid`, String(process.pid));
     return new Promise<void>((resolve) => dead.on('exit', () => resolve())).then(() => {
-      writeFileSync(path.join(`${stale}.owner`, 'pid'), String(deadPid));
-      writeFileSync(path.join(orphan, 'pid'), String(deadPid));
+      writeFileSync(`${stale}.owner.pid`, String(deadPid));
+      writeFileSync(`${orphan}.pid`, String(deadPid));
       const r = cli('wprescue', ['batch', '-w', root]);
       expect(r.code).toBe(1); // dead jobs
       expect(r.stdout).toMatch(/salvaged 1 file/);
@@ -85,7 +85,8 @@ describe('wprescue batch', () => {
         expect(readFileSync(path.join(rescue, 'dead/a', `${name}.reason`), 'utf8')).toMatch(/no sink nosuch in group a|does not parse/);
       }
       expect(existsSync(live)).toBe(true); // a live writer's file is never touched
-      expect([existsSync(orphan), existsSync(claimed)]).toEqual([false, true]);
+      expect([existsSync(orphan), existsSync(`${orphan}.pid`), existsSync(claimed)]).toEqual([false, false, true]);
+      expect([existsSync(`${stale}.owner`), existsSync(`${stale}.owner.pid`)]).toEqual([false, false]); // salvaged: owner gone too
       const st = JSON.parse(cli('wprescue', ['status', '--json', '-w', root]).stdout) as { counts: Record<string, number> };
       expect(st.counts).toMatchObject({ dead: 3, pending: 0, in_flight: 0 });
     });

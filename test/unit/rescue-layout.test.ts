@@ -66,6 +66,7 @@ describe('rescue directory layout', () => {
     ['g/s-2026-11-22_14:51:56-0.dat.lock', 'writing'],
     ['g/s-2026-11-22_14:51:56-0.dat.lock.owner', 'owner'],
     ['g/s-2026-11-22_14:51:56-0.dat.lock.owner/pid', 'owner'],
+    ['g/s-2026-11-22_14:51:56-0.dat.lock.owner.pid', 'owner'],
     ['dead', 'dead-dir'],
     ['recover.lock', 'recover-lock'],
     ['.wprescue.lock', 'dir-lock'],

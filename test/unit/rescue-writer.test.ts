@@ -1,11 +1,13 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/platform/clock.js';
 import { realFs, type FsPort } from '../../src/platform/fs-port.js';
-import { ownerPidPath } from '../../src/rescue/layout.js';
+import type { Logger } from '../../src/platform/logger.js';
+import { ownerLockPath, ownerPidPath } from '../../src/rescue/layout.js';
 import { RescueWriter } from '../../src/rescue/writer.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
 
@@ -42,5 +44,19 @@ describe('RescueWriter.create', () => {
     expect(existsSync(path.join(rescueDir, 'g', 's-2026-11-22_10:00:00-1.dat.lock.owner'))).toBe(false);
     await Promise.all([first.release(), second.release()]);
     expect(readdirSync(path.join(rescueDir, 'g')).sort()).toEqual(['s-2026-11-22_10:00:00-0.dat', 's-2026-11-22_10:00:00-2.dat']);
+  });
+
+  it('the owner lock survives its refreshes (the pid lies beside it, not in it) and is gone after release', async () => {
+    const rescueDir = tmpDir();
+    const errors: string[] = [];
+    const log = { error: (_o: unknown, m: string) => errors.push(m), warn: () => {}, info: () => {}, debug: () => {} } as unknown as Logger;
+    const w = await RescueWriter.create({ rescueDir, group: 'g', sink: 's', durability: 'none', flushMs: 10, clock: new ManualClock(T0), log });
+    const lock = ownerLockPath(w.file);
+    const taken = statSync(lock).mtimeMs;
+    await until(() => statSync(lock).mtimeMs !== taken, 15_000); // proper-lockfile refreshed it (every 2.5 s)
+    await until(() => statSync(lock).mtimeMs > taken + 2000, 15_000); // and again: it still believes it owns the lock
+    expect(errors).toEqual([]);
+    await w.release();
+    expect(readdirSync(path.join(rescueDir, 'g'))).toEqual(['s-2026-11-22_10:00:00-0.dat']);
   });
 });
