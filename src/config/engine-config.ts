@@ -120,7 +120,7 @@ export function loadEngineConfig(workRoot: string, problems: Problem[]): EngineC
   const src = readYaml(file, sub);
   problems.push(...sub.filter((p) => p.message !== 'file not found'));
   if (!src) {
-    return checkDoc<EngineConfig>({ file, doc: emptyDoc(), lines: undefined as never }, ENGINE_SCHEMA, []);
+    return checkDoc<EngineConfig>({ file, doc: emptyDoc(), lines: undefined as never, emptyVars: new Map() }, ENGINE_SCHEMA, []);
   }
   const cfg = checkDoc<EngineConfig>(src, ENGINE_SCHEMA, problems);
   if (src.doc.errors.length === 0) {

@@ -8,6 +8,8 @@ export interface YamlSource {
   file: string;
   doc: Document;
   lines: LineCounter;
+  /** 1-based line → variables substituted there with an empty value (named in later problems). */
+  emptyVars: Map<number, string[]>;
 }
 
 const VAR = /\$(\$?)\{([^}\n]*)\}/g;
@@ -19,7 +21,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * shell. Substitution is per line and a value may not contain a line break, so the line numbers of
  * later errors stay those of the file. Full-line comments are left alone.
  */
-export function substituteEnv(file: string, text: string, env: NodeJS.ProcessEnv, problems: Problem[]): string {
+export function substituteEnv(file: string, text: string, env: NodeJS.ProcessEnv, problems: Problem[], emptyVars = new Map<number, string[]>()): string {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -37,6 +39,7 @@ export function substituteEnv(file: string, text: string, env: NodeJS.ProcessEnv
       const out = sep >= 0 && !value ? body.slice(sep + 2) : value;
       if (out === undefined) return at(`environment variable ${name} is not set (referenced as ${whole}; give a default with \${${name}:-value})`);
       if (/[\r\n]/.test(out)) return at(`environment variable ${name} contains a line break`);
+      if (out === '') emptyVars.set(i + 1, [...(emptyVars.get(i + 1) ?? []), name]);
       return out;
     });
   }
@@ -45,7 +48,8 @@ export function substituteEnv(file: string, text: string, env: NodeJS.ProcessEnv
 
 /** Parses YAML text; syntax errors become problems with line and column. */
 export function parseYaml(file: string, raw: string, problems: Problem[], env: NodeJS.ProcessEnv = process.env): YamlSource {
-  const text = substituteEnv(file, raw, env, problems);
+  const emptyVars = new Map<number, string[]>();
+  const text = substituteEnv(file, raw, env, problems, emptyVars);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   for (const err of doc.errors) {
@@ -54,7 +58,7 @@ export function parseYaml(file: string, raw: string, problems: Problem[], env: N
     const hint = err.code === 'UNEXPECTED_TOKEN' && /flow-map|\{/.test(text.split('\n')[pos.line - 1] ?? '') ? ' (a { or } inside a value must be quoted)' : '';
     problems.push({ file, line: pos.line, col: pos.col, key: '', message: `invalid YAML (${err.code}): ${what}${hint}` });
   }
-  return { file, doc, lines };
+  return { file, doc, lines, emptyVars };
 }
 
 export function readYaml(file: string, problems: Problem[]): YamlSource | undefined {
@@ -73,7 +77,14 @@ export function readYaml(file: string, problems: Problem[]): YamlSource | undefi
 export function checkDoc<T>(src: YamlSource, schema: Schema, problems: Problem[]): T {
   const ctx: Ctx = { file: src.file, lines: src.lines, problems };
   if (src.doc.errors.length > 0) return check(null, schema, { ...ctx, problems: [] }, '') as T;
-  return check(src.doc.contents, schema, ctx, '') as T;
+  const before = problems.length;
+  const value = check(src.doc.contents, schema, ctx, '') as T;
+  // `path: ${DIR}` with DIR set but empty reads as a null value: say which variable it was
+  for (const p of problems.slice(before)) {
+    const names = src.emptyVars.get(p.line);
+    if (names) p.message += ` (environment variable ${names.join(', ')} is empty)`;
+  }
+  return value;
 }
 
 /** Throws CONFIG_INVALID naming the first problem (and how many more), if there are any. */

@@ -80,6 +80,13 @@ describe('${VAR} substitution', () => {
     expect(run.stderr).toMatch(/wparse\.yaml:3:9: environment variable NOPE_NOT_SET is not set/);
     expect(readdirSync(path.join(root, 'data')).sort()).toEqual(['in_dat']);
   });
+
+  it('a variable set but empty, where a value is required, is named in the problem', () => {
+    const root = makeWorkRoot(tmpDir(), { engine: 'version: 1\nrescue:\n  path: ${EMPTY_DIR}\n' });
+    const r = cli('wproj', ['check', '-w', root], { env: { EMPTY_DIR: '' } });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/wparse\.yaml:3:\d+: rescue\.path: .*\(environment variable EMPTY_DIR is empty\)/);
+  });
 });
 
 describe('metrics addresses', () => {
