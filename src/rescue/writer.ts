@@ -7,17 +7,13 @@ import { realFs, type FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
 import type { SinkEntry } from '../record.js';
 import { formatRescueName } from './file-name.js';
-import { encodeRescueLine } from './line-format.js';
+import { encodeRescueBatch } from './line-format.js';
 import { ownerLockPath, ownerPidPath } from './layout.js';
 
 export type Durability = 'fsync' | 'batch' | 'none';
 
 /** The bytes `append` writes for these entries (the rescue cap needs the size before writing). */
-export function encodeRescueBatch(entries: readonly SinkEntry[]): Buffer {
-  let text = '';
-  for (const e of entries) text += encodeRescueLine(e);
-  return Buffer.from(text);
-}
+export { encodeRescueBatch };
 
 /** Wraps the durability promise so that `await` on a write does not also wait for durability. */
 export interface Written {
