@@ -9,8 +9,11 @@ export interface SourceBatch {
   /** The record id of line i is `${idPrefix}${positions[i]}` (SPEC section 4: stable across re-reads). */
   idPrefix: string;
   positions: number[];
-  /** Marks the first `count` lines (default all) as done; called at most once, in batch order. */
-  commit(count?: number): void;
+  /**
+   * Marks the first `count` lines (default all) as done; called at most once, in batch order, and
+   * detached from the batch (a function property, not a method using `this`).
+   */
+  commit: (count?: number) => void;
 }
 
 export interface Source {

@@ -173,6 +173,12 @@ export class RescueWriter {
     return this.syncing;
   }
 
+  /**
+   * `batch`: the group commit starts when the window's first write is half a `flush_ms` old. The
+   * reader waits for it only once its oldest uncommitted batch is a whole `flush_ms` old (the
+   * duplicate bound), so a commit that takes under half a window runs while reading goes on;
+   * started at a whole `flush_ms` it stalled reading for its full duration every window.
+   */
   private nextBatchSync(): Promise<void> {
     const p = new Promise<void>((resolve, reject) => this.batchWaiters.push({ resolve, reject }));
     this.batchTimer ??= this.opts.clock.setTimeout(() => {
@@ -182,7 +188,7 @@ export class RescueWriter {
         () => waiters.forEach((w) => w.resolve()),
         (err: unknown) => waiters.forEach((w) => w.reject(err)),
       );
-    }, this.opts.flushMs);
+    }, this.opts.flushMs / 2);
     return p;
   }
 
