@@ -73,9 +73,15 @@ export function encodeRescueBatch(entries: readonly SinkEntry[]): Buffer {
   };
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
-    text += '{"version":3,"id":';
-    text += PLAIN_ID.test(e.id) ? `"${e.id}"` : JSON.stringify(e.id);
-    text += e.kind === 'raw' ? RAW_HEAD : RECORD_HEAD;
+    if (PLAIN_ID.test(e.id)) {
+      text += '{"version":3,"id":"';
+      text += e.id;
+      text += e.kind === 'raw' ? QUOTE_RAW_HEAD : QUOTE_RECORD_HEAD;
+    } else {
+      text += '{"version":3,"id":';
+      text += JSON.stringify(e.id);
+      text += e.kind === 'raw' ? RAW_HEAD : RECORD_HEAD;
+    }
     marks.push(off + text.length);
     text += payloads[i]!;
     marks.push(off + text.length);
@@ -93,6 +99,8 @@ export function encodeRescueBatch(entries: readonly SinkEntry[]): Buffer {
 
 const RECORD_HEAD = ',"crc":"00000000","record":';
 const RAW_HEAD = ',"crc":"00000000","raw":';
+const QUOTE_RECORD_HEAD = `"${RECORD_HEAD}`;
+const QUOTE_RAW_HEAD = `"${RAW_HEAD}`;
 /** Offset of the crc digits in either head. */
 const CRC_AT = ',"crc":"'.length;
 const CHUNK = 32 * 1024;
