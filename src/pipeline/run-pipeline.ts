@@ -114,7 +114,10 @@ async function runSource(source: Source, engine: Engine, o: PipelineRunOptions, 
         const part = n < batch.lines.length ? { ...batch, lines: batch.lines.slice(0, n), positions: batch.positions.slice(0, n) } : batch;
         const { durable } = await engine.processBatch(part);
         linesIn?.inc(n);
-        commits.push(durable, () => batch.commit(n), o.clock.now());
+        // keep the commit, not the batch: with durability batch, lines held until their group commit
+        // (a flush_ms of input) outlive the young generation; spilling 1M lines that cost ~0.3 s of GC
+        const { commit } = batch;
+        commits.push(durable, () => commit(n), o.clock.now());
         await commits.whenAtMost(maxPending);
         if (maxPending) await commits.whenYoungerThan(o.wr.engine.rescue.flush_ms, () => o.clock.now());
         o.health?.batchDone(source.key);

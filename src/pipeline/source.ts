@@ -11,8 +11,11 @@ export interface SourceBatch {
   positions: number[];
   /** `plain[i]` is 1 when line i has no `"`, `\\` or control character (platform/plain-lines.ts); absent: unknown. */
   plain?: Uint8Array;
-  /** Marks the first `count` lines (default all) as done; called at most once, in batch order. */
-  commit(count?: number): void;
+  /**
+   * Marks the first `count` lines (default all) as done; called at most once, in batch order, and
+   * detached from the batch (a function property, not a method using `this`).
+   */
+  commit: (count?: number) => void;
 }
 
 export interface Source {

@@ -9,7 +9,7 @@ export const STARTER_FILES: Record<string, string> = {
 version: 1
 rescue:
   path: \${WPR_RESCUE_DIR:-./data/rescue}   # where a sink spills what its backend did not take
-  durability: batch          # fsync | batch (group commit every flush_ms) | none
+  durability: batch          # fsync | batch (group commit every flush_ms / 2) | none
   flush_ms: 100
 reconnect: { initial_ms: 100, max_ms: 5000, jitter: 0.2 }   # how a failed sink probes its backend
 performance:

@@ -51,7 +51,7 @@ describe('kill -9 of wparse', () => {
       for (const f of locks) {
         // every complete line parses (rescueNs throws otherwise); only the last may be torn
         const text = readFileSync(f, 'utf8');
-        expect(text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).every((l) => l.startsWith('{"version":2,'))).toBe(true);
+        expect(text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).every((l) => l.startsWith('{"version":3,'))).toBe(true);
       }
       const r = cli('wparse', ['batch', '-w', root]);
       expect(r.code, r.stderr).toBe(0);

@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeRescueBytes, decodeRescueLine, encodeRescueLine } from '../../src/rescue/line-format.js';
+import { crc32 } from 'node:zlib';
+import { crc32Range } from '../../src/platform/crc32.js';
+import { decodeRescueBytes, decodeRescueLine, encodeRescueBatch, encodeRescueLine } from '../../src/rescue/line-format.js';
 import { createFormatter } from '../../src/sinks/format.js';
 import type { SinkEntry } from '../../src/record.js';
 
@@ -18,7 +20,7 @@ describe('rescue line format', () => {
       fc.property(id, record, fc.string(), (i, r, raw) => {
         const rec: SinkEntry = { id: i, kind: 'record', record: r };
         const line = encodeRescueLine(rec);
-        expect(line.startsWith('{"version":2,')).toBe(true);
+        expect(line.startsWith('{"version":3,')).toBe(true);
         expect(line.endsWith('\n') && !line.slice(0, -1).includes('\n')).toBe(true);
         const dec = decodeRescueLine(line.slice(0, -1));
         if (!dec.ok) throw new Error(dec.reason);
@@ -31,18 +33,24 @@ describe('rescue line format', () => {
     );
   });
 
-  it('the golden file: version 2 is what the encoder writes, versions 1 and 2 both decode', () => {
+  it('the golden file: version 3 is what the encoder writes, versions 1, 2 and 3 all decode', () => {
     const lines = readFileSync(GOLDEN, 'utf8').split('\n').slice(0, -1);
-    const entries: SinkEntry[] = [
+    const v3: SinkEntry[] = [
       { id: 'in.log:0', kind: 'record', record: { ip: '1.2.3.4', status: 200, ok: true, gone: null } },
       { id: 'in.log:57', kind: 'record', record: { msg: 'café 日本語 🚀', q: 'say "hi"\n' } },
       { id: 'odd "id"', kind: 'record', record: {} },
       { id: 'in.log:120', kind: 'raw', raw: 'unparsed line ☃' },
+    ];
+    const entries: SinkEntry[] = [
+      ...v3,
+      ...v3, // the same entries as version 2 wrote them
       { id: 'in.log:0', kind: 'record', record: { ip: '1.2.3.4', status: 200 } },
       { id: 'in.log:9', kind: 'raw', raw: 'old raw line' },
     ];
     expect(lines).toHaveLength(entries.length);
-    entries.slice(0, 4).forEach((e, i) => expect(encodeRescueLine(e)).toBe(`${lines[i]}\n`));
+    v3.forEach((e, i) => expect(encodeRescueLine(e)).toBe(`${lines[i]}\n`));
+    expect(encodeRescueBatch(v3).toString()).toBe(`${lines.slice(0, 4).join('\n')}\n`);
+    expect(lines.slice(4, 8).every((l) => l.startsWith('{"version":2,'))).toBe(true);
     lines.forEach((l, i) => {
       const buf = Buffer.from(`junk${l}`);
       const dec = decodeRescueBytes(buf, 4, buf.length);
@@ -53,7 +61,7 @@ describe('rescue line format', () => {
     });
   });
 
-  it('a version 2 record is validated by CRC without a parse, and parsed only when a sink asks for fields', () => {
+  it('a version 3 record is validated by CRC without a parse, and parsed only when a sink asks for fields', () => {
     const line = encodeRescueLine({ id: 'a:1', kind: 'record', record: { x: 1 } }).slice(0, -1);
     const dec = decodeRescueLine(line);
     if (!dec.ok) throw new Error(dec.reason);
@@ -62,7 +70,7 @@ describe('rescue line format', () => {
     expect(createFormatter('kv')(dec.entry)).toBe('x: 1');
   });
 
-  it('any changed byte in a version 2 line is caught (CRC or layout)', () => {
+  it('any changed byte in a version 3 line is caught (CRC or layout)', () => {
     const line = Buffer.from(encodeRescueLine({ id: 'a:1', kind: 'record', record: { msg: 'héllo wörld', n: 12345 } }).slice(0, -1));
     for (let i = 0; i < line.length; i++) {
       for (const flip of [0x01, 0x20, 0x80]) {
@@ -98,11 +106,59 @@ describe('rescue line format', () => {
     expect(decodeRescueLine('{"version":1,"kind":"record"')).toEqual({ ok: false, reason: 'not valid JSON' });
     expect(decodeRescueLine('{"version":2,"kind":"raw","id":"a","raw":"x"}')).toEqual({ ok: false, reason: 'missing crc' });
     expect(decodeRescueLine('{"version":2,"kind":"raw","id":"a","crc":1,"raw":"x"}')).toEqual({ ok: false, reason: 'crc mismatch' });
-    expect(decodeRescueLine('{"version":3,"kind":"raw","id":"a","raw":"x"}')).toEqual({ ok: false, reason: 'unsupported version 3' });
+    expect(decodeRescueLine('{"version":4,"kind":"raw","id":"a","raw":"x"}')).toEqual({ ok: false, reason: 'unsupported version 4' });
+    expect(decodeRescueLine('{"version":3,"id":"a","raw":"x"}')).toEqual({ ok: false, reason: 'missing crc' });
+    expect(decodeRescueLine('{"version":3,"id":"a","crc":"00000000","raw":"x"}')).toEqual({ ok: false, reason: 'crc mismatch' });
+    expect(decodeRescueLine('{"version":3,"id":"a","crc":"F60EF986","raw":"x"}')).toEqual({ ok: false, reason: 'invalid crc' }); // upper case: not what the writer writes
+    expect(decodeRescueLine('{"version":3,"id":"a","crc":"f60ef98","raw":"x"}')).toEqual({ ok: false, reason: 'invalid crc' });
+    expect(decodeRescueLine('{"version":3,"id":"a","crc":"f60ef986"}')).toMatchObject({ ok: false });
+    expect(decodeRescueLine('{"version":3,"id":"a","crc":"f60ef986","raw":"x"}')).toEqual({ ok: true, entry: { id: 'a', kind: 'raw', raw: 'x' } });
     expect(decodeRescueLine('{"version":1,"kind":"raw","raw":"x"}')).toEqual({ ok: false, reason: 'missing string id' });
     expect(decodeRescueLine('{"version":1,"kind":"record","id":"a","record":[1]}')).toMatchObject({ ok: false });
     expect(decodeRescueLine('[]')).toMatchObject({ ok: false });
     const v1 = Buffer.concat([Buffer.from('{"version":1,"kind":"raw","id":"a","raw":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
     expect(decodeRescueBytes(v1, 0, v1.length)).toEqual({ ok: false, reason: 'not valid UTF-8' });
+  });
+
+  it('a batch encodes to the concatenation of its lines, whatever the text (multi-byte, escapes, chunk boundaries)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(id, fc.oneof(record, fc.string({ unit: 'grapheme' }))), { maxLength: 40 }), (items) => {
+        const entries: SinkEntry[] = items.map(([i, p]) => (typeof p === 'string' ? { id: i, kind: 'raw', raw: p } : { id: i, kind: 'record', record: p }));
+        const buf = encodeRescueBatch(entries);
+        expect(buf.toString()).toBe(entries.map((e) => encodeRescueLine(e)).join(''));
+        let at = 0;
+        entries.forEach((e) => {
+          const end = buf.indexOf(0x0a, at);
+          const dec = decodeRescueBytes(buf, at, end);
+          if (!dec.ok) throw new Error(dec.reason);
+          expect(dec.entry.id).toBe(e.id);
+          if (e.kind === 'raw') expect(dec.entry.raw).toBe(e.raw);
+          else expect(dec.entry.json).toBe(JSON.stringify(e.record));
+          at = end + 1;
+        });
+        expect(at).toBe(buf.length);
+      }),
+    );
+    // large batches cross the encoder's chunks: ASCII and multi-byte lines on both sides of a boundary
+    const big: SinkEntry[] = Array.from({ length: 3000 }, (_, n) => ({ id: `src:f00d:${n * 97}`, kind: 'record', record: { n, msg: n % 7 ? 'x'.repeat(n % 300) : `é 日本語 🚀 ${n}` } }));
+    const buf = encodeRescueBatch(big);
+    const lines = buf.toString().split('\n').slice(0, -1);
+    expect(lines).toHaveLength(big.length);
+    lines.forEach((l, n) => {
+      const dec = decodeRescueLine(l);
+      expect(dec.ok && dec.entry.id === big[n]!.id && dec.entry.json === JSON.stringify(big[n]!.record)).toBe(true);
+    });
+  });
+
+  it('the CRC is zlib crc32 of the payload bytes, written as 8 lowercase hex digits', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(40), (bytes, cut) => {
+        const b = Buffer.from(bytes);
+        const a = Math.min(cut, b.length);
+        expect(crc32Range(b, a, b.length)).toBe(crc32(b.subarray(a)));
+      }),
+    );
+    const line = encodeRescueLine({ id: 'a:1', kind: 'record', record: { x: 1 } });
+    expect(line).toBe(`{"version":3,"id":"a:1","crc":"${crc32('{"x":1}').toString(16).padStart(8, '0')}","record":{"x":1}}\n`);
   });
 });

@@ -8,6 +8,7 @@ import { ownerLockPath, ownerPidPath } from '../../src/rescue/layout.js';
 import { RescueWriter } from '../../src/rescue/writer.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
+import type { SinkEntry } from '../../src/record.js';
 
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
 
@@ -58,5 +59,36 @@ describe('RescueWriter.create', () => {
     expect(errors).toEqual([]);
     await w.release();
     expect(readdirSync(path.join(rescueDir, 'g'))).toEqual(['s-2026-11-22_10:00:00-0.dat']);
+  });
+});
+
+describe('RescueWriter durability none', () => {
+  it('syncs in the background every backgroundSyncBytes without holding appends up; the release syncs the rest', async () => {
+    const rescueDir = tmpDir();
+    const held: Array<() => void> = [];
+    let syncs = 0;
+    const fs: FsPort = {
+      ...realFs,
+      datasync: async (fh) => {
+        syncs++;
+        await new Promise<void>((resolve) => held.push(resolve)); // a slow disk: the sync waits until let go
+        await realFs.datasync(fh);
+      },
+    };
+    const w = await RescueWriter.create({ rescueDir, group: 'g', sink: 's', durability: 'none', flushMs: 10, clock: new ManualClock(T0), fs, backgroundSyncBytes: 1000 });
+    const entry = (n: number): SinkEntry => ({ id: `src:${n}`, kind: 'record', record: { n, pad: 'x'.repeat(250) } });
+    for (let n = 0; n < 3; n++) await (await w.append([entry(n)])).durable; // 320 bytes each: no sync yet
+    expect(syncs).toBe(0);
+    await (await w.append([entry(3)])).durable; // past 1000 bytes: one sync starts, nobody waits for it
+    expect(syncs).toBe(1);
+    for (let n = 4; n < 12; n++) await (await w.append([entry(n)])).durable; // one sync at a time
+    expect(syncs).toBe(1);
+    const released = w.release();
+    held.shift()!(); // the background sync ends; the release then syncs what came after
+    await until(() => held.length === 1);
+    expect(syncs).toBe(2);
+    held.shift()!();
+    const dat = await released;
+    expect(readFileSync(dat, 'utf8').split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(Array.from({ length: 12 }, (_, n) => `src:${n}`));
   });
 });
