@@ -111,6 +111,7 @@ export class Engine {
         budget: this.rescueBudget,
         ...(m ? { onDropped: (n: number) => m.rescueDropped.labels(spec.group, spec.name).inc(n) } : {}),
         onRescueFailing: (err) => deps.health?.rescueWrite(spec.key, err),
+        ...(deps.signal ? { signal: deps.signal } : {}),
       });
       this.slotByRouted.set(routed, this.slots.length);
       this.slots.push({ routed, runtime, stats });

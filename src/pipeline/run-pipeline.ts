@@ -64,6 +64,10 @@ export async function runPipeline(o: PipelineRunOptions): Promise<PipelineSummar
   const stopStat = startStatTimers(engine, o);
   try {
     await Promise.all(sources.map((s) => runSource(s, engine, o, budget)));
+  } catch (err) {
+    // a stop that could not write everything (rescue writes failing): release what was written
+    if (o.signal.aborted) await engine.close().catch(() => undefined);
+    throw err;
   } finally {
     await stopStat();
   }

@@ -1,5 +1,5 @@
 import { backoffDelay } from '../platform/backoff.js';
-import { errorMessage, isWrError } from '../errors.js';
+import { WrError, errorMessage, isWrError } from '../errors.js';
 import { sleep, type Clock, type TimerHandle } from '../platform/clock.js';
 import type { FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
@@ -40,6 +40,8 @@ export interface FailoverOptions {
   onDropped?: (n: number) => void;
   /** A rescue write failed (the error) or works again (undefined): for /healthz. */
   onRescueFailing?: (error: string | undefined) => void;
+  /** A graceful stop: a rescue write that keeps failing stops retrying (its batch stays uncommitted). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -167,11 +169,15 @@ export class FailoverSink {
         return written;
       } catch (err) {
         if (!isWrError(err, 'RESCUE_WRITE_FAILED') || this.closed) throw err;
+        if (this.opts.signal?.aborted) {
+          // nowhere to put the batch: its source does not commit it, so the next start reads it again
+          throw new WrError('RESCUE_WRITE_FAILED', `stopped while rescue writes fail (${err.message}); the lines not yet durable are read again at the next start`, err);
+        }
         if (this.rescueFailures === 0) this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, err: err.message }, 'rescue write failed: input paused until it succeeds');
         this.setStall(`rescue write failing: ${err.message}`);
         this.rescueFailures++;
         const { initial_ms, max_ms } = this.opts.reconnect;
-        await sleep(this.opts.clock, backoffDelay({ initialMs: initial_ms, maxMs: max_ms, jitter: 0 }, this.rescueFailures));
+        await sleep(this.opts.clock, backoffDelay({ initialMs: initial_ms, maxMs: max_ms, jitter: 0 }, this.rescueFailures), this.opts.signal);
       }
     }
   }

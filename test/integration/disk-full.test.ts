@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkRoot } from '../../src/config/work-root.js';
 import { runPipeline } from '../../src/pipeline/run-pipeline.js';
 import { systemClock } from '../../src/platform/clock.js';
 import type { Logger } from '../../src/platform/logger.js';
-import { bin } from '../helpers/cli.js';
+import { bin, cli } from '../helpers/cli.js';
 import { startNode } from '../helpers/child.js';
 import { compareNs, rescueFilesIn, rescueNs } from '../helpers/outputs.js';
 import { range } from '../helpers/rescue-files.js';
@@ -78,6 +78,24 @@ describe('disk full on the rescue directory', () => {
     ac.abort();
     await run;
     expect(errors.filter((e) => e.startsWith('rescue write failed'))).toHaveLength(1);
+    expect(compareNs(expected, wholeLines(rescueDir))).toEqual({ missing: [], duplicates: 0 });
+  });
+
+  it('a graceful stop while rescue writes keep failing ends wparse with one clear error; the next start loses nothing', async () => {
+    const rescueDir = path.join(tmpDir(), 'rescue');
+    const root = downRoot(rescueDir);
+    mkdirSync(rescueDir, { recursive: true });
+    writeFileSync(path.join(rescueDir, 'app'), 'in the way\n'); // a file where the group's directory goes
+    const d = startNode(bin('wparse'), ['daemon', '-w', root]);
+    const logFile = path.join(root, 'data/logs/wparse.log');
+    await until(() => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('rescue write failed'), 20_000);
+    d.child.kill('SIGTERM');
+    const { code } = await d.exit;
+    expect(code, d.stderr()).toBe(3);
+    expect(d.stderr()).toMatch(/stopped while rescue writes fail \(cannot create rescue directory .*app: (ENOTDIR|EEXIST)\)/);
+    rmSync(path.join(rescueDir, 'app'));
+    const r = cli('wparse', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
     expect(compareNs(expected, wholeLines(rescueDir))).toEqual({ missing: [], duplicates: 0 });
   });
 });
