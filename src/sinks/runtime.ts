@@ -54,6 +54,8 @@ export interface FailoverOptions {
  */
 export class FailoverSink {
   private rescue: RescueWriter | undefined;
+  /** Failed over: records go to rescue until a probe succeeds (the file is made by the first record). */
+  private failedOver = false;
   private reconnectTimer: TimerHandle | undefined;
   private attempt = 0;
   /** Consecutive failed rescue writes (disk full...): while > 0 the input waits; 0 when writes succeed. */
@@ -77,7 +79,7 @@ export class FailoverSink {
   }
 
   get onRescue(): boolean {
-    return this.rescue !== undefined;
+    return this.failedOver;
   }
 
   /** Why the input waits on rescue writes (disk full, cap reached with block), or undefined; told to /healthz. */
@@ -110,7 +112,7 @@ export class FailoverSink {
 
   private async writeNow(entries: SinkEntry[]): Promise<SinkWritten> {
     if (entries.length === 0) return { ...DURABLE_NOW, rejected: NONE };
-    if (this.rescue) {
+    if (this.failedOver) {
       this.backend.offeredElsewhere?.(entries.length);
       return { ...(await this.toRescue(entries)), rejected: NONE };
     }
@@ -131,15 +133,17 @@ export class FailoverSink {
   private async failOver(entries: SinkEntry[], reason: string): Promise<Written> {
     this.log.warn({ group: this.opts.group, sink: this.opts.sink, reason }, 'sink unavailable: failing over to rescue');
     this.opts.onFailover?.(true);
+    this.failedOver = true;
     this.attempt = 0;
     this.scheduleReconnect();
     return this.toRescue(entries);
   }
 
   private async toRescue(entries: SinkEntry[]): Promise<Written> {
-    const buf = entries.length ? encodeRescueBatch(entries) : undefined;
+    if (entries.length === 0) return DURABLE_NOW; // no empty rescue file for a sink that got no record
+    const buf = encodeRescueBatch(entries);
     let reserved = false;
-    if (buf && this.opts.budget && !this.opts.budget.fits(buf.length)) {
+    if (this.opts.budget && !this.opts.budget.fits(buf.length)) {
       if (this.opts.budget.whenFull === 'drop_newest') return this.drop(entries.length);
       reserved = await this.waitForRoom(this.opts.budget, buf.length);
     }
@@ -160,8 +164,8 @@ export class FailoverSink {
           log: this.log,
         });
         if (this.rescueFailures === 0 && this.rescue.lineCount === 0) this.log.info({ file: this.rescue.file }, 'rescue file opened');
-        const written = buf ? await this.rescue.append(entries, buf) : DURABLE_NOW;
-        if (buf && !reserved) this.opts.budget?.add(buf.length);
+        const written = await this.rescue.append(entries, buf);
+        if (!reserved) this.opts.budget?.add(buf.length);
         if (this.rescueFailures > 0) this.log.info({ sink: this.opts.sink, file: this.rescue.file }, 'rescue writes resumed');
         this.rescueFailures = 0;
         this.setStall(undefined);
@@ -224,7 +228,7 @@ export class FailoverSink {
   }
 
   private async probe(): Promise<void> {
-    if (this.closed || !this.rescue) return;
+    if (this.closed || !this.failedOver) return;
     let ok: boolean;
     try {
       ok = await this.backend.reconnect();
@@ -242,10 +246,14 @@ export class FailoverSink {
   private async swapBack(): Promise<void> {
     const writer = this.rescue;
     this.rescue = undefined;
-    if (!writer) return;
+    this.failedOver = false;
+    this.opts.onFailover?.(false);
+    if (!writer) {
+      this.log.info({ group: this.opts.group, sink: this.opts.sink }, 'sink back: nothing was rescued');
+      return;
+    }
     const dat = await writer.release();
     this.released.push(dat);
-    this.opts.onFailover?.(false);
     this.log.info({ group: this.opts.group, sink: this.opts.sink, file: dat, lines: writer.lineCount }, 'sink back: rescue file released');
   }
 
@@ -261,7 +269,7 @@ export class FailoverSink {
       if (this.reconnectTimer) this.opts.clock.clearTimeout(this.reconnectTimer);
       this.reconnectTimer = undefined;
       // the backend's unconfirmed tail (TCP: bytes a reset could still drop) is confirmed or rescued
-      const tail = this.rescue ? undefined : await this.backend.flush?.().catch(() => undefined);
+      const tail = this.failedOver ? undefined : await this.backend.flush?.().catch(() => undefined);
       if (tail?.status === 'unavailable' && tail.resend?.length) {
         this.log.warn({ group: this.opts.group, sink: this.opts.sink, reason: tail.reason }, 'sink failed at close: unconfirmed lines rescued');
         await this.toRescue(tail.resend);

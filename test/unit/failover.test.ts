@@ -63,6 +63,34 @@ describe('sink failover to rescue files', () => {
     expect(delivered).toEqual([...range(0, 40), ...range(80, 120)].map((e) => e.record!.n));
   });
 
+  it('a backend down at open makes no rescue file until a record comes; then records go to rescue without a backend write', async () => {
+    const dir = tmpDir();
+    const clock = new ManualClock(Date.UTC(2026, 10, 22, 14, 0, 0));
+    let writes = 0;
+    const backend: SinkBackend = {
+      type: 'down',
+      open: () => Promise.reject(new Error('refused')),
+      write: () => {
+        writes++;
+        return Promise.resolve(unavailable('refused'));
+      },
+      reconnect: () => Promise.resolve(false),
+      close: () => Promise.resolve(),
+    };
+    const idle = new FailoverSink(backend, options(dir, clock));
+    await idle.open();
+    expect(idle.onRescue).toBe(true);
+    await idle.write([]);
+    await idle.close();
+    expect(rescueFiles(dir)).toEqual([]); // a sink that got no record leaves no empty file
+    const busy = new FailoverSink(backend, options(dir, clock));
+    await busy.open();
+    await busy.write(range(0, 5));
+    await busy.close();
+    expect(writes).toBe(0);
+    expect(rescueFiles(dir).flatMap(idsIn)).toEqual(range(0, 5).map((e) => e.id));
+  });
+
   it('a partial batch: only the unaccepted records reach rescue', async () => {
     const dir = tmpDir();
     const clock = new ManualClock(0);
