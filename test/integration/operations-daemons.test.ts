@@ -1,10 +1,10 @@
-import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bin, cli } from '../helpers/cli.js';
 import { startNode, type RunningChild } from '../helpers/child.js';
-import { compareNs, fileLines, outputNs, rescueFilesIn } from '../helpers/outputs.js';
+import { compareNs, fileLines, outputNs, rescueFilesIn, rescueNs } from '../helpers/outputs.js';
 import { range, T0, writeRescueFile } from '../helpers/rescue-files.js';
 import { freePort, httpGet } from '../helpers/net.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -140,18 +140,20 @@ describe('/healthz', () => {
     const pm = await freePort();
     const root = makeWorkRoot(tmpDir(), {
       input: makeInput(100),
-      engine: `metrics:\n  wparse: { listen: "127.0.0.1:${pm}" }\nrescue: { path: ./data/blocked/rescue }\nreconnect: { initial_ms: 50, max_ms: 200, jitter: 0 }\n`,
+      engine: `metrics:\n  wparse: { listen: "127.0.0.1:${pm}" }\nreconnect: { initial_ms: 50, max_ms: 200, jitter: 0 }\n`,
       groups: { app: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: down\n      connect: rescue_json\n      params: { file: down.json, stages: [{ unhealthy: forever }] }\n' },
     });
-    writeFileSync(path.join(root, 'data/blocked'), 'a file where the rescue directory should be\n');
+    // a file where the group's rescue directory goes (a rescue.path under a file is a config error)
+    mkdirSync(path.join(root, 'data/rescue'), { recursive: true });
+    writeFileSync(path.join(root, 'data/rescue/app'), 'a file where the rescue directory should be\n');
     const d = startNode(bin('wparse'), ['daemon', '-w', root]);
     await eventually(async () => (await httpGet(pm, '/healthz')).status === 503);
     expect(JSON.parse((await httpGet(pm, '/healthz')).body)).toMatchObject({ status: 'unhealthy', reason: 'rescue_write_failing', sinks: ['app/down'] });
-    rmSync(path.join(root, 'data/blocked'));
+    rmSync(path.join(root, 'data/rescue/app'));
     await eventually(async () => (await httpGet(pm, '/healthz')).status === 200);
     await until(() => logged(root, 'wparse', 'rescue writes resumed'), 20_000);
     expect(await stop(d)).toBe(0);
-    expect(rescueFilesIn(path.join(root, 'data/blocked/rescue')).map((f) => path.extname(f))).toEqual(['.dat']);
+    expect(rescueFilesIn(path.join(root, 'data/rescue')).map((f) => path.extname(f))).toEqual(['.dat']);
   });
 });
 
@@ -168,6 +170,7 @@ describe('signals', () => {
     const main = path.join(root, 'data/out_dat/main.json');
     const d = startNode(bin('wparse'), ['daemon', '-w', root]);
     await until(() => outputNs(main).length === parsed(range(0, 100)).length, 20_000);
+    await until(() => rescueNs(path.join(root, 'data/rescue')).length === parsed(range(0, 100)).length, 20_000); // the down sink's file
     expect(rescueFilesIn(path.join(root, 'data/rescue')).map((f) => path.extname(f))).toEqual(['.lock']);
 
     writeFileSync(path.join(root, 'sink/business.d/app.yaml'), group('    - name: main\n      connect: no_such_connector\n'));
