@@ -59,7 +59,7 @@ export class ReplayHandler implements JobHandler {
   private readonly deleter: FileDeleter;
 
   constructor(private readonly d: ReplayDeps) {
-    this.deleter = new FileDeleter((file, err) => this.d.log.error({ file, err: errorMessage(err) }, 'deleting a replayed rescue file failed'));
+    this.deleter = new FileDeleter((file, err) => this.d.log.error({ file, err: errorMessage(err) }, 'deleting a replayed rescue file failed'), d.clock);
   }
 
   /** Resolves once every replayed file is deleted. */
