@@ -158,7 +158,11 @@ export class QueueController {
       .finally(() => {
         this.running.delete(job.id);
         this.busyKeys.delete(key);
-        this.kick();
+        // The next job starts in the next turn of the event loop, not in this microtask run: when
+        // every step of a job completes at once (small files, synchronous WAL writes) a chain of
+        // jobs would otherwise starve timers, signals and I/O callbacks (file deletions) for the
+        // whole backlog.
+        setImmediate(() => this.kick());
       });
     this.running.set(job.id, entry);
   }

@@ -50,8 +50,9 @@ export class PendingIndex {
     if (key === undefined) return;
     this.keyOfId.delete(id);
     const list = this.groups.get(key)!;
-    const at = list.findIndex((j) => j.id === id);
-    list.splice(at, 1);
+    // the head is what gets dispatched: shift it (V8 trims the front) rather than splice a long list
+    if (list[0]!.id === id) list.shift();
+    else list.splice(list.findIndex((j) => j.id === id), 1);
     if (list.length === 0) this.groups.delete(key);
   }
 

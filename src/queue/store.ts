@@ -6,7 +6,7 @@ import { realFs, type FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
 import { CompletedHistory, DEFAULT_COMPLETED_HISTORY } from './completed-history.js';
 import { recordDamage, type DamagedRecord } from './damage-log.js';
-import { applyEvent, checkTransition, countByState, type EventType, type Job, type JobState } from './job-state.js';
+import { applyEvent, checkTransition, countByState, type EventType, type Job, type JobState, type QueueEvent } from './job-state.js';
 import { loadSnapshot, writeSnapshot } from './snapshot.js';
 import { listSegments, scanSegment } from './wal/decoder.js';
 import { WalWriter, type WalFsync } from './wal/writer.js';
@@ -253,6 +253,36 @@ export class QueueStore {
     });
   }
 
+  /**
+   * Adds many jobs with one WAL append (a scan that finds thousands of files: one promise chain per
+   * job cost about 25 us each); returns the ids added. Jobs already pending or in flight are
+   * skipped, as by `enqueue`. An id with an operation under way goes through `enqueue`, after it.
+   */
+  async enqueueMany(items: Array<{ id: string; payload: Record<string, unknown> }>): Promise<string[]> {
+    const busy = items.filter((it) => this.chains.has(it.id));
+    const seen = new Set<string>();
+    const free = items.filter((it) => {
+      if (this.chains.has(it.id) || seen.has(it.id)) return false;
+      seen.add(it.id);
+      const state = this.jobsById.get(it.id)?.state;
+      return state !== 'pending' && state !== 'in_flight';
+    });
+    const later = Promise.all(busy.map((it) => this.enqueue(it.id, it.payload).then((added) => (added ? it.id : undefined))));
+    if (free.length === 0) return (await later).filter((id): id is string => id !== undefined);
+    const ts = this.clock.now();
+    for (const it of free) checkTransition('ENQUEUE', this.jobsById.get(it.id), it.id);
+    const written = this.wal.append(free.map((it) => ({ type: 'ENQUEUE' as const, job: it.id, ts, data: { payload: it.payload } })));
+    // the ids are taken until the events are applied, so a later operation on one waits for it
+    const tail = written.then(() => undefined, () => undefined);
+    for (const it of free) this.chains.set(it.id, tail);
+    void tail.then(() => {
+      for (const it of free) if (this.chains.get(it.id) === tail) this.chains.delete(it.id);
+    });
+    const events = await written;
+    for (const ev of events) this.apply(ev);
+    return [...events.map((ev) => ev.job), ...(await later).filter((id): id is string => id !== undefined)];
+  }
+
   transition(type: Exclude<EventType, 'ENQUEUE'>, id: string, data: Record<string, unknown> = {}): Promise<void> {
     return this.serial(id, () => this.write(type, id, data));
   }
@@ -308,6 +338,12 @@ export class QueueStore {
     checkTransition(type, this.jobsById.get(id), id);
     const [ev] = await this.wal.append([{ type, job: id, ts: this.clock.now(), data }]);
     if (!ev) throw new WrError('INTERNAL', `queue WAL append of ${type} ${id} returned no event`);
+    this.apply(ev);
+  }
+
+  /** Applies an event that is in the WAL to memory, counts and listeners. */
+  private apply(ev: QueueEvent): void {
+    const id = ev.job;
     const before = this.jobsById.get(id)?.state;
     applyEvent(this.jobsById, ev);
     this.appliedSeq = Math.max(this.appliedSeq, ev.seq);

@@ -56,7 +56,17 @@ export function parseSlot(buf: Buffer): { seq: number; files: Record<string, Fil
 
 /** The bytes of one slot holding `files` at `seq` (without the stale tail). */
 export function encodeSlot(seq: number, files: Record<string, FileProgress>): Buffer {
-  const payload = Buffer.from(`${JSON.stringify({ files })}\n`); // the newline is CRC'd too: a slot is whole or torn
+  return encodeEntries(seq, Object.entries(files).map(([job, p]) => entryJson(job, p)));
+}
+
+/** One entry of the payload's `files` object, as `"<job>":{…}`. */
+function entryJson(job: string, p: FileProgress): string {
+  return `${JSON.stringify(job)}:${JSON.stringify(p)}`;
+}
+
+/** A slot from entries already in JSON (see entryJson): the same bytes as JSON.stringify({ files }). */
+function encodeEntries(seq: number, entries: Iterable<string>): Buffer {
+  const payload = Buffer.from(`{"files":{${[...entries].join(',')}}}\n`); // the newline is CRC'd too: a slot is whole or torn
   const seqHex = seq.toString(16).padStart(16, '0');
   const lenHex = payload.length.toString(16).padStart(8, '0');
   const crcHex = crc32(payload, crc32(`${seqHex} ${lenHex}`)).toString(16).padStart(8, '0');
@@ -84,6 +94,12 @@ export function parseCheckpoint(bytes: Buffer): { seq: number; slot: number; fil
 
 export class RecoverCheckpoint {
   private files: Record<string, FileProgress>;
+  /**
+   * Every entry of `files` in JSON, in the same order. Each update rewrites the whole state, and with
+   * many small files the finished ones whose deletion is still under way (tens of them) would be
+   * serialised again on every update: their JSON is kept instead, so an update costs one entry.
+   */
+  private readonly encoded = new Map<string, string>();
   private seq: number;
   private slot: number;
   private fd: number | undefined;
@@ -95,6 +111,7 @@ export class RecoverCheckpoint {
   ) {
     const parsed = parseCheckpoint(readBytes(file));
     this.files = parsed.files;
+    for (const [job, p] of Object.entries(this.files)) this.encoded.set(job, entryJson(job, p));
     this.seq = parsed.seq;
     this.slot = parsed.slot; // 0: the file must be (re)built before the first in-place update
   }
@@ -114,6 +131,7 @@ export class RecoverCheckpoint {
   /** Records progress; written in place at once, and durable before it resolves when `durable`. */
   set(job: string, p: FileProgress): Promise<void> {
     this.files[job] = p;
+    this.encoded.set(job, entryJson(job, p));
     this.save(this.durable);
     return Promise.resolve();
   }
@@ -126,6 +144,7 @@ export class RecoverCheckpoint {
   remove(job: string): Promise<void> {
     if (job in this.files) {
       delete this.files[job];
+      this.encoded.delete(job);
       this.dirty = true;
     }
     return Promise.resolve();
@@ -141,7 +160,7 @@ export class RecoverCheckpoint {
   private save(sync: boolean): void {
     this.dirty = false;
     this.seq++;
-    const data = encodeSlot(this.seq, this.files);
+    const data = encodeEntries(this.seq, this.encoded.values());
     if (this.fd === undefined && this.slot > 0) this.fd = openSync(this.file, 'r+'); // a version 2 file: update in place
     if (this.fd === undefined || data.length > this.slot) {
       this.rebuild(data);

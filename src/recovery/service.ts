@@ -83,14 +83,17 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   o.setHealth?.((stallMs) => reporter.healthProblem(stallMs));
   let salvaged = 0;
 
-  const enqueue = async (id: string, bytes?: number): Promise<void> => {
+  const wanted = (id: string): boolean => {
     const job = store.get(id);
-    if (job && (job.state === 'pending' || job.state === 'in_flight' || job.state === 'dead')) return;
-    if (handler.finishing(id)) return; // replayed, its file not deleted yet
-    if (await store.enqueue(id, jobPayload(id, bytes))) {
-      o.metrics?.jobsEnqueued.inc();
-      log.info({ job: id }, 'rescue file enqueued');
-    }
+    if (job && (job.state === 'pending' || job.state === 'in_flight' || job.state === 'dead')) return false;
+    return !handler.finishing(id); // replayed, its file not deleted yet
+  };
+  const enqueued = (id: string): void => {
+    o.metrics?.jobsEnqueued.inc();
+    log.info({ job: id }, 'rescue file enqueued');
+  };
+  const enqueue = async (id: string, bytes?: number): Promise<void> => {
+    if (wanted(id) && (await store.enqueue(id, jobPayload(id, bytes)))) enqueued(id);
   };
   /** One pass: salvage dead writers' files, enqueue every .dat; returns how many files wait. */
   const scan = async (): Promise<number> => {
@@ -103,8 +106,9 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
       found.dats.push({ id: path.relative(rescueDir, res.file).split(path.sep).join('/'), file: res.file, size: statSync(res.file).size });
     }
     for (const owner of found.orphanOwners) await clearOrphanOwner(owner, clock.now());
-    // concurrently: the WAL writes all new ENQUEUE events of a pass in one append
-    await Promise.all(found.dats.map((d) => enqueue(d.id, d.size)));
+    // the WAL writes all new ENQUEUE events of a pass in one append
+    const fresh = found.dats.filter((d) => wanted(d.id)).map((d) => ({ id: d.id, payload: jobPayload(d.id, d.size) }));
+    if (fresh.length > 0) for (const id of await store.enqueueMany(fresh)) enqueued(id);
     controller.kick();
     watcher?.update(found.dats.length);
     return found.dats.length;

@@ -3,7 +3,7 @@ import { ManualClock } from '../../src/platform/clock.js';
 import { WrError } from '../../src/errors.js';
 import { QueueController, type ControllerOptions, type JobHandler } from '../../src/queue/controller.js';
 import { countByState, type Job } from '../../src/queue/job-state.js';
-import { QueueStore } from '../../src/queue/store.js';
+import { QueueStore, readQueueState } from '../../src/queue/store.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 
@@ -163,5 +163,30 @@ describe('queue controller', () => {
     await until(() => second.controller.isIdle());
     expect(second.store.counts().completed).toBe(2);
     await second.controller.stop();
+  });
+});
+
+describe('queue store: enqueueMany (a scan finding many files)', () => {
+  it('adds the new jobs with one append, skips pending and in-flight ones, re-adds completed ones, and orders after an operation under way', async () => {
+    const dir = tmpDir();
+    const store = await QueueStore.open({ dir, fsync: 'always' });
+    await store.enqueue('pending', {});
+    await store.enqueue('running', {});
+    await store.transition('DISPATCH', 'running');
+    await store.enqueue('done', {});
+    await store.transition('DISPATCH', 'done');
+    await store.transition('ACK', 'done');
+    await store.enqueue('busy', {});
+    const dispatching = store.transition('DISPATCH', 'busy'); // under way while enqueueMany is called
+    const fresh = Array.from({ length: 500 }, (_, i) => ({ id: `new-${i}`, payload: { rank: i } }));
+    const added = await store.enqueueMany([...fresh, { id: 'pending', payload: {} }, { id: 'running', payload: {} }, { id: 'done', payload: {} }, { id: 'busy', payload: {} }, fresh[0]!]);
+    await dispatching;
+    expect(added.sort()).toEqual([...fresh.map((f) => f.id), 'done'].sort()); // busy was in flight by its turn
+    expect(store.get('busy')!.state).toBe('in_flight');
+    expect(store.get('new-7')).toMatchObject({ state: 'pending', data: { rank: 7 } });
+    expect(store.counts()).toEqual({ pending: 502, in_flight: 2, completed: 0, dead: 0 });
+    await store.close({ snapshot: false });
+    const again = readQueueState(dir);
+    expect([...again.jobs.values()].filter((j) => j.state === 'pending')).toHaveLength(502);
   });
 });

@@ -209,9 +209,9 @@ describe('WAL writer durability', () => {
     let synced = 0;
     const fs: FsPort = {
       ...realFs,
-      async write(fh, data) {
+      writeSync(fh, data) {
         log.push('write');
-        await realFs.write(fh, data);
+        realFs.writeSync(fh, data);
       },
       async datasync(fh) {
         log.push('sync');
