@@ -124,10 +124,17 @@ program.addCommand(
   new Command('queue').description('queue maintenance').addCommand(
     addCommonHelp(
       new Command('repair')
-        .description('drop damaged WAL records (each segment is copied to .broken first); optional: a start sets damaged records aside by itself')
+        .description(
+          'drop damaged WAL records (each segment is copied to .broken first; optional: a start sets damaged records aside by itself); ' +
+            'a state no start can rebuild (both snapshots unreadable) is set aside whole, and the next start rebuilds the queue from the rescue directory',
+        )
         .addOption(workRootOption())
         .action(async (opts: { workRoot?: string }) => {
           const r = await repairQueue(loadWorkRoot(resolveWorkRoot(opts.workRoot)));
+          if (r.reset) {
+            process.stdout.write(`queue state set aside (${r.reset.reason}): ${r.reset.setAside.length} file(s) renamed *.damaged-<ms>; the next start rebuilds the queue from the rescue directory (replay positions are kept in recover.lock; files in dead/ stay there)\n`);
+            return;
+          }
           if (r.repaired.length === 0) process.stdout.write(`queue: ${r.segments} segment(s), nothing to repair\n`);
           for (const x of r.repaired) process.stdout.write(`repaired ${x.file}: dropped ${x.droppedLines} damaged record(s) and ${x.droppedTornBytes} torn byte(s); backup ${x.backup}\n`);
         }),

@@ -46,12 +46,15 @@ export function writeFileAtomicSync(target: string, data: string, durable: boole
     closeSync(fd);
   }
   renameSync(tmp, target);
-  if (durable) {
-    const dfd = openSync(path.dirname(target), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
+  if (durable) syncDirSync(path.dirname(target));
+}
+
+/** fsync of a directory, so the renames and creations in it survive a power cut. */
+export function syncDirSync(dir: string): void {
+  const dfd = openSync(dir, 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
   }
 }

@@ -79,7 +79,7 @@ export function readQueueState(dir: string, opts: ReadStateOptions = {}): QueueS
   if (firstSeq !== undefined && firstSeq > snapshot.lastSeq + 1) {
     const which = source === 'none' ? 'no readable snapshot' : `the ${source} snapshot covers up to seq ${snapshot.lastSeq}`;
     const bad = corrupt.length ? ` (unreadable: ${corrupt.join(', ')})` : '';
-    throw new WrError('SNAPSHOT_CORRUPT', `queue state incomplete in ${dir}: ${which}${bad} but the WAL starts at seq ${firstSeq}`);
+    throw new WrError('SNAPSHOT_CORRUPT', `queue state incomplete in ${dir}: ${which}${bad} but the WAL starts at seq ${firstSeq}; \`wprescue queue repair\` sets it aside and the next start rebuilds the queue from the rescue directory`);
   }
   const jobs = new Map<string, Job>(snapshot.jobs.map((j) => [j.id, j]));
   const { history } = CompletedHistory.of(jobs, opts.completedHistory ?? DEFAULT_COMPLETED_HISTORY);

@@ -71,6 +71,34 @@ describe('wprescue queue commands', () => {
     expect(cli('wprescue', ['queue', 'repair', '-w', root]).stdout).toMatch(/nothing to repair/);
   });
 
+  it('both snapshots unreadable: start refuses and names queue repair, which sets the state aside; the next start rebuilds it from the rescue directory', () => {
+    const root = makeWorkRoot(tmpDir(), { engine: FAST });
+    const rescue = path.join(root, 'data/rescue');
+    const out = path.join(root, 'data/out_dat/app.json');
+    // two runs: the second one's snapshot drops the WAL segment the first one's covers
+    for (let i = 0; i < 2; i++) {
+      writeRescueFile(rescue, 'app', 'main', T0 + i * 1000, 0, range(i * 10, i * 10 + 10));
+      expect(cli('wprescue', ['batch', '-w', root]).code).toBe(0);
+    }
+    writeRescueFile(rescue, 'app', 'main', T0 + 2000, 0, range(20, 30));
+    const qdir = path.join(root, 'data/.run/queue');
+    for (const name of ['snapshot.json', 'snapshot.bak.json']) writeFileSync(path.join(qdir, name), 'x\n');
+    const refused = cli('wprescue', ['batch', '-w', root]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/queue state incomplete .*no readable snapshot .*but the WAL starts at seq \d+; `wprescue queue repair` sets it aside/);
+    const rep = cli('wprescue', ['queue', 'repair', '-w', root]);
+    expect(rep.code, rep.stderr).toBe(0);
+    expect(rep.stdout).toMatch(/^queue state set aside \(no readable snapshot \(unreadable: snapshot\.json, snapshot\.bak\.json\) but the WAL starts at seq \d+\): \d+ file\(s\) renamed/);
+    expect(readdirSync(qdir).filter((n) => n.includes('.damaged-')).map((n) => n.replace(/-\d+$/, '').replace(/\d{16}/, 'N')).sort()).toEqual(
+      expect.arrayContaining(['snapshot.bak.json.damaged', 'snapshot.json.damaged', 'wal-N.log.damaged']),
+    );
+    expect(readdirSync(qdir).filter((n) => /^wal-\d+\.log$|^snapshot/.test(n) && !n.includes('.damaged-'))).toEqual([]);
+    const again = cli('wprescue', ['batch', '-w', root]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(outputNs(out)).toEqual(range(0, 30)); // the waiting file once, the replayed ones not again
+    expect(rescueFilesIn(rescue)).toEqual([]);
+  });
+
   it('batch over a WAL with a flipped byte mid-segment: exit 0, every rescue line replayed once, status reports the damaged segment', async () => {
     const root = makeWorkRoot(tmpDir(), { engine: FAST });
     const rescue = path.join(root, 'data/rescue');
