@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bin } from '../helpers/cli.js';
@@ -6,6 +6,7 @@ import { prng, startNode } from '../helpers/child.js';
 import { compareNs, fileLines, outputNs, rescueFilesIn } from '../helpers/outputs.js';
 import { encodeRescueLine } from '../../src/rescue/line-format.js';
 import { range, T0, writeRescueFile } from '../helpers/rescue-files.js';
+import { replayWithKills } from '../helpers/replay-kills.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { makeWorkRoot } from '../helpers/work-root.js';
 
@@ -74,28 +75,8 @@ describe('kill -9 of wprescue replaying multi-byte text and one line of invalid 
       writeFileSync(file, Buffer.concat(lines));
       const damagedOffset = lines.slice(0, DAMAGED).reduce((a, b) => a + b.length, 0);
       const outFile = path.join(root, 'data/out_dat/s1.json');
-      const outSize = (): number => (existsSync(outFile) ? statSync(outFile).size : 0);
       const total = range(0, N).reduce((a, n) => a + (n === DAMAGED ? 0 : Buffer.byteLength(JSON.stringify({ n, t: TEXTS[n % TEXTS.length] })) + 1), 0);
-      let kills = 0;
-      for (let attempt = 0; attempt < 30; attempt++) {
-        const c = startNode(bin('wprescue'), ['batch', '-w', root]);
-        if (attempt < 4) {
-          // kill once the output has grown to a random point of what is left (event-driven, not timed)
-          const from = outSize();
-          const target = from + rand() * (total - from);
-          let exited = false;
-          void c.exit.then(() => (exited = true));
-          while (!exited && outSize() < target) await new Promise((r) => setTimeout(r, 2));
-          c.child.kill('SIGKILL');
-        }
-        const { code, signal } = await c.exit;
-        if (signal === 'SIGKILL') {
-          kills++;
-          continue;
-        }
-        expect(code, c.stderr()).toBe(0);
-        break;
-      }
+      const kills = await replayWithKills(root, outFile, total, rand);
       expect(rescueFilesIn(rescue)).toEqual([]);
       const out = fileLines(path.join(root, 'data/out_dat/s1.json')).map((l) => JSON.parse(l) as { n: number; t: string });
       for (const r of out) expect(r.t).toBe(TEXTS[r.n % TEXTS.length]);

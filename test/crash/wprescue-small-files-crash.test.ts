@@ -1,10 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bin } from '../helpers/cli.js';
-import { prng, startNode } from '../helpers/child.js';
+import { prng } from '../helpers/child.js';
 import { compareNs, outputNs, rescueFilesIn } from '../helpers/outputs.js';
 import { range, T0, writeRescueFile } from '../helpers/rescue-files.js';
+import { replayWithKills } from '../helpers/replay-kills.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { makeWorkRoot } from '../helpers/work-root.js';
 
@@ -30,28 +29,8 @@ describe('kill -9 of wprescue over many small rescue files, restarted until done
       const rescue = path.join(root, 'data/rescue');
       for (let f = 0; f < FILES; f++) writeRescueFile(rescue, 'a', 's1', T0, f, range(f * PER_FILE, (f + 1) * PER_FILE));
       const outFile = path.join(root, 'data/out_dat/s1.json');
-      const outSize = (): number => (existsSync(outFile) ? statSync(outFile).size : 0);
       const total = FILES * PER_FILE * Buffer.byteLength(`${JSON.stringify({ n: 10_000 })}\n`);
-      let kills = 0;
-      for (let attempt = 0; attempt < 30; attempt++) {
-        const c = startNode(bin('wprescue'), ['batch', '-w', root]);
-        if (attempt < 4) {
-          // kill once the output has grown to a random point of what is left (event-driven, not timed)
-          const from = outSize();
-          const target = from + rand() * (total - from);
-          let exited = false;
-          void c.exit.then(() => (exited = true));
-          while (!exited && outSize() < target) await new Promise((r) => setTimeout(r, 1));
-          c.child.kill('SIGKILL');
-        }
-        const { code, signal } = await c.exit;
-        if (signal === 'SIGKILL') {
-          kills++;
-          continue;
-        }
-        expect(code, c.stderr()).toBe(0);
-        break;
-      }
+      const kills = await replayWithKills(root, outFile, total, rand);
       expect(rescueFilesIn(rescue)).toEqual([]);
       const got = outputNs(outFile);
       const cmp = compareNs(range(0, FILES * PER_FILE), got);
