@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { errnoCode } from '../errors.js';
 
 /**
@@ -20,4 +21,40 @@ export function pidAlive(pid: number): boolean {
   }
   // "<pid> (<comm>) <state> ...": comm may hold spaces and parentheses, so read after the last ')'
   return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
+
+let namespace: string | undefined;
+
+/**
+ * This process's pid namespace (`pid:[<inode>]` on Linux; the host name elsewhere). A pid read
+ * from a shared volume means something only in the namespace that wrote it: in a container
+ * deployment every daemon may be pid 1 of its own.
+ */
+export function pidNamespace(): string {
+  if (namespace === undefined) {
+    try {
+      namespace = readlinkSync('/proc/self/ns/pid');
+    } catch {
+      namespace = `host:${hostname()}`;
+    }
+  }
+  return namespace;
+}
+
+/** What a writer leaves for others to judge it by: `<pid> <pid namespace>`. */
+export function processMark(): string {
+  return `${process.pid} ${pidNamespace()}\n`;
+}
+
+/**
+ * Whether the process a mark names is running: true or false when this process can tell, and
+ * undefined when it cannot (an unreadable mark, or a pid of another namespace); the caller then
+ * judges by something else, such as a lock's age. A bare pid (the older form) is taken as ours.
+ */
+export function markAlive(mark: string): boolean | undefined {
+  const [pidText, ns] = mark.trim().split(/\s+/, 2);
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined; // pid 0 would mean our own group
+  if (ns !== undefined && ns !== pidNamespace()) return undefined;
+  return pidAlive(pid);
 }

@@ -1,22 +1,24 @@
 import { existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { pidAlive } from '../platform/pid-alive.js';
+import { markAlive } from '../platform/pid-alive.js';
 import { ownerLockPath, ownerPidPath } from './layout.js';
 import { OWNER_STALE_MS } from './writer.js';
 
 /**
- * Salvage of `.dat.lock` files whose writer is gone. The writer is gone when the pid in its owner
- * lock is not a live process, or when there is no owner lock and the file has not changed for
- * OWNER_STALE_MS. A live writer's file is never touched. Salvage cuts the torn last line (bytes
- * after the last `\n`), syncs, renames to `.dat` and removes the owner lock.
+ * Salvage of `.dat.lock` files whose writer is gone. The writer is gone when the pid beside its
+ * owner lock is not a live process of our pid namespace, or, when the pid cannot tell (none, or
+ * one of another namespace: another container on the same volume), when the lock (or, without a
+ * lock, the file) has not changed for OWNER_STALE_MS: a live writer refreshes its lock. A live
+ * writer's file is never touched. Salvage cuts the torn last line (bytes after the last `\n`),
+ * syncs, renames to `.dat` and removes the owner lock.
  */
 export type OwnerState = 'live' | 'gone' | 'unknown';
 
 export function ownerState(file: string, now = Date.now()): OwnerState {
   const pidFile = ownerPidPath(file);
   if (existsSync(pidFile)) {
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0) return pidAlive(pid) ? 'live' : 'gone'; // pid 0 would mean our own group
+    const alive = markAlive(readFileSync(pidFile, 'utf8'));
+    if (alive !== undefined) return alive ? 'live' : 'gone';
   }
   const owner = ownerLockPath(file);
   const ref = existsSync(owner) ? statSync(owner).mtimeMs : statSync(file).mtimeMs;
@@ -30,8 +32,8 @@ export function ownerState(file: string, now = Date.now()): OwnerState {
  */
 export function orphanOwnerState(lockFile: string, now = Date.now()): OwnerState {
   try {
-    const pid = Number(readFileSync(ownerPidPath(lockFile), 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0) return pidAlive(pid) ? 'live' : 'gone';
+    const alive = markAlive(readFileSync(ownerPidPath(lockFile), 'utf8'));
+    if (alive !== undefined) return alive ? 'live' : 'gone';
   } catch {
     // no pid yet: the writer is between taking the lock and writing it, or died there
   }

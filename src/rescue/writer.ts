@@ -5,6 +5,7 @@ import { WrError, errnoCode } from '../errors.js';
 import type { Clock, TimerHandle } from '../platform/clock.js';
 import { realFs, type FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
+import { processMark } from '../platform/pid-alive.js';
 import type { SinkEntry } from '../record.js';
 import { formatRescueName } from './file-name.js';
 import { encodeRescueBatch } from './line-format.js';
@@ -108,7 +109,7 @@ export class RescueWriter {
       }
       let fh: fsp.FileHandle;
       try {
-        await fsp2.writeFile(ownerPidPath(file), String(process.pid));
+        await fsp2.writeFile(ownerPidPath(file), processMark());
         fh = await fs.open(file, 'ax'); // append: after a cut-back write, the next lands at the new end
       } catch (err) {
         await fsp2.rm(ownerPidPath(file), { force: true }).catch(() => undefined);

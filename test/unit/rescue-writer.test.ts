@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/platform/clock.js';
 import { realFs, type FsPort } from '../../src/platform/fs-port.js';
 import type { Logger } from '../../src/platform/logger.js';
+import { processMark } from '../../src/platform/pid-alive.js';
 import { ownerLockPath, ownerPidPath } from '../../src/rescue/layout.js';
 import { RescueWriter } from '../../src/rescue/writer.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -25,7 +26,7 @@ describe('RescueWriter.create', () => {
     };
     const w = await RescueWriter.create({ rescueDir, group: 'g', sink: 's', durability: 'none', flushMs: 10, clock: new ManualClock(T0), fs });
     expect(seenAtOpen).toEqual([true]);
-    expect(readFileSync(ownerPidPath(w.file), 'utf8')).toBe(String(process.pid));
+    expect(readFileSync(ownerPidPath(w.file), 'utf8')).toBe(processMark());
     await w.release();
     expect(readdirSync(path.join(rescueDir, 'g'))).toEqual(['s-2026-11-22_10:00:00-0.dat']);
   });

@@ -1,0 +1,38 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { pidNamespace, processMark } from '../../src/platform/pid-alive.js';
+import { ownerLockPath, ownerPidPath } from '../../src/rescue/layout.js';
+import { ownerState } from '../../src/rescue/salvage.js';
+import { OWNER_STALE_MS } from '../../src/rescue/writer.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+/** A `.dat.lock` with its owner lock and the given mark beside it; returns the file and the lock's mtime. */
+function owned(mark: string): { file: string; lockedAt: number } {
+  const file = path.join(tmpDir(), 's-2026-11-22_10:00:00-0.dat.lock');
+  writeFileSync(file, '');
+  mkdirSync(ownerLockPath(file));
+  writeFileSync(ownerPidPath(file), mark);
+  return { file, lockedAt: statSync(ownerLockPath(file)).mtimeMs };
+}
+
+/** The pid of a process that has exited (and been reaped). */
+const deadPid = (): number => Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+
+describe('who owns a .dat.lock', () => {
+  it('a pid of our namespace decides at once: live stays live past the stale age, dead is gone', () => {
+    const live = owned(processMark());
+    expect([ownerState(live.file, live.lockedAt), ownerState(live.file, live.lockedAt + 10 * OWNER_STALE_MS)]).toEqual(['live', 'live']);
+    const dead = owned(`${deadPid()} ${pidNamespace()}\n`);
+    expect(ownerState(dead.file, dead.lockedAt)).toBe('gone');
+    const older = owned(String(process.pid)); // the bare pid an older writer left
+    expect(ownerState(older.file, older.lockedAt)).toBe('live');
+  });
+
+  it("a pid of another namespace (another container's pid 1) means nothing here: the lock's age decides", () => {
+    const foreign = owned(`${process.pid} pid:[1]\n`);
+    expect(ownerState(foreign.file, foreign.lockedAt + OWNER_STALE_MS - 1)).toBe('unknown');
+    expect(ownerState(foreign.file, foreign.lockedAt + OWNER_STALE_MS)).toBe('gone');
+  });
+});
