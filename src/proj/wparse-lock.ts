@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { WrError } from '../errors.js';
 import { writeFileAtomicSync } from '../platform/atomic-write.js';
-import { pidAlive } from '../platform/pid-alive.js';
+import { markAlive, processMark } from '../platform/pid-alive.js';
 
 /**
  * One wparse per work root: two would read the same files from the same checkpoints and write
@@ -11,26 +11,42 @@ import { pidAlive } from '../platform/pid-alive.js';
  * files (every later line lost). The holder takes a proper-lockfile lock `data/.run/wparse.lock`
  * and names itself in `data/.run/wparse.pid`, beside the lock rather than inside it (a file created
  * in the lock directory changes its mtime, which proper-lockfile reads as a compromised lock).
- * A lock whose holder pid is dead (kill -9) is taken over at once.
+ * A lock whose holder pid is dead (kill -9) is taken over at once; a holder of another pid
+ * namespace (every daemon may be pid 1 of its own container) holds it until its lock goes stale.
  */
 const lockPath = (root: string): string => path.join(root, 'data', '.run', 'wparse.lock');
 const pidPath = (root: string): string => path.join(root, 'data', '.run', 'wparse.pid');
+const STALE_MS = 10_000;
 
 /** The pid of the live wparse holding this work root, if any. */
 export function wparseHolder(root: string): number | undefined {
-  let pid: number;
+  let mark: string;
   try {
-    pid = Number(readFileSync(pidPath(root), 'utf8').trim());
+    mark = readFileSync(pidPath(root), 'utf8');
   } catch {
     return undefined;
   }
-  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) ? pid : undefined;
+  const pid = Number(mark.trim().split(/\s+/)[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const alive = markAlive(mark);
+  // a pid of another pid namespace (another container on this volume) tells nothing here: a lock
+  // its holder still refreshes does
+  if (alive === undefined) return lockFresh(root) ? pid : undefined;
+  return pid !== process.pid && alive ? pid : undefined;
+}
+
+function lockFresh(root: string): boolean {
+  try {
+    return Date.now() - statSync(lockPath(root)).mtimeMs < STALE_MS;
+  } catch {
+    return false;
+  }
 }
 
 /** Takes the work root for this wparse, or throws USAGE (exit 2) naming the one that has it. */
 export async function lockWparse(root: string, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
   mkdirSync(path.dirname(lockPath(root)), { recursive: true });
-  const opts = { lockfilePath: lockPath(root), realpath: false, stale: 10_000, update: 2_500, onCompromised };
+  const opts = { lockfilePath: lockPath(root), realpath: false, stale: STALE_MS, update: STALE_MS / 4, onCompromised };
   let release: () => Promise<void>;
   try {
     release = await lockfile.lock(root, opts);
@@ -42,7 +58,7 @@ export async function lockWparse(root: string, onCompromised: (err: Error) => vo
     rmSync(lockPath(root), { recursive: true, force: true });
     release = await lockfile.lock(root, opts);
   }
-  writeFileAtomicSync(pidPath(root), `${process.pid}\n`, false);
+  writeFileAtomicSync(pidPath(root), processMark(), false);
   return async () => {
     rmSync(pidPath(root), { force: true });
     await release();

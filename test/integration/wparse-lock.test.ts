@@ -1,4 +1,5 @@
-import { appendFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bin, cli } from '../helpers/cli.js';
@@ -52,5 +53,21 @@ describe('one wparse per work root', () => {
     const r = cli('wparse', ['batch', '-w', root]);
     expect(r.code, r.stderr).toBe(0);
     expect(compareNs(parsed(0, 110), outputNs(main)).missing).toEqual([]);
+  });
+
+  it('a holder of another pid namespace (a container whose wparse is pid 1) holds the work root until its lock goes stale', () => {
+    const root = makeWorkRoot(tmpDir(), { input: makeInput(110) });
+    const run = path.join(root, 'data/.run');
+    mkdirSync(path.join(run, 'wparse.lock'), { recursive: true });
+    // a pid that names no process here, written in a namespace that is not ours: it says nothing
+    const pid = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+    writeFileSync(path.join(run, 'wparse.pid'), `${pid} pid:[1]\n`);
+    const held = cli('wparse', ['batch', '-w', root]);
+    expect([held.code, held.stderr]).toEqual([2, `wparse: work root ${root} is in use by another wparse (pid ${pid}); stop it first\n`]);
+    const old = new Date(Date.now() - 11_000);
+    utimesSync(path.join(run, 'wparse.lock'), old, old); // its holder stopped refreshing it
+    const r = cli('wparse', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(compareNs(parsed(0, 110), outputNs(path.join(root, 'data/out_dat/app.json')))).toEqual({ missing: [], duplicates: 0 });
   });
 });
