@@ -52,9 +52,14 @@ export function processMark(): string {
  * judges by something else, such as a lock's age. A bare pid (the older form) is taken as ours.
  */
 export function markAlive(mark: string): boolean | undefined {
+  const m = parseMark(mark);
+  if (!m || (m.ns !== undefined && m.ns !== pidNamespace())) return undefined;
+  return pidAlive(m.pid);
+}
+
+/** The pid (and namespace, when written) of a mark; undefined when it names no process. */
+export function parseMark(mark: string): { pid: number; ns: string | undefined } | undefined {
   const [pidText, ns] = mark.trim().split(/\s+/, 2);
   const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 0) return undefined; // pid 0 would mean our own group
-  if (ns !== undefined && ns !== pidNamespace()) return undefined;
-  return pidAlive(pid);
+  return Number.isInteger(pid) && pid > 0 ? { pid, ns } : undefined; // pid 0 would mean our own group
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { WrError } from '../errors.js';
 import { writeFileAtomicSync } from '../platform/atomic-write.js';
-import { markAlive, processMark } from '../platform/pid-alive.js';
+import { markAlive, parseMark, processMark } from '../platform/pid-alive.js';
 
 /**
  * One wparse per work root: two would read the same files from the same checkpoints and write
@@ -26,8 +26,8 @@ export function wparseHolder(root: string): number | undefined {
   } catch {
     return undefined;
   }
-  const pid = Number(mark.trim().split(/\s+/)[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const pid = parseMark(mark)?.pid;
+  if (pid === undefined) return undefined;
   const alive = markAlive(mark);
   // a pid of another pid namespace (another container on this volume) tells nothing here: a lock
   // its holder still refreshes does

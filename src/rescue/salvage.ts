@@ -14,39 +14,34 @@ import { OWNER_STALE_MS } from './writer.js';
  */
 export type OwnerState = 'live' | 'gone' | 'unknown';
 
-export function ownerState(file: string, now = Date.now()): OwnerState {
-  const pidFile = ownerPidPath(file);
-  if (existsSync(pidFile)) {
-    const alive = markAlive(readFileSync(pidFile, 'utf8'));
-    if (alive !== undefined) return alive ? 'live' : 'gone';
-  }
-  const owner = ownerLockPath(file);
-  const ref = existsSync(owner) ? statSync(owner).mtimeMs : statSync(file).mtimeMs;
-  return now - ref >= OWNER_STALE_MS ? 'gone' : 'unknown';
-}
-
 /**
- * The owner of a `.dat.lock` that does not exist, whose owner lock or pid file does: a writer
- * between claiming the name and creating the file, or one killed there. Judged like a file's
- * owner: by its pid, or by the age of its lock.
+ * Whether the writer of `lockFile` is alive: by the pid beside its owner lock, or, when that
+ * cannot tell, by the age of the lock (or, without one, of the file). Also asked of a `.dat.lock`
+ * that does not exist but whose owner does: a writer between claiming the name and creating the
+ * file, or one killed there; with neither lock nor file, nothing is left to wait for.
  */
-export function orphanOwnerState(lockFile: string, now = Date.now()): OwnerState {
+export function ownerState(lockFile: string, now = Date.now()): OwnerState {
   try {
     const alive = markAlive(readFileSync(ownerPidPath(lockFile), 'utf8'));
     if (alive !== undefined) return alive ? 'live' : 'gone';
   } catch {
-    // no pid yet: the writer is between taking the lock and writing it, or died there
+    // no pid: an older writer, or one between taking the lock and writing its pid
   }
+  const ref = mtimeMs(ownerLockPath(lockFile)) ?? mtimeMs(lockFile);
+  return ref === undefined || now - ref >= OWNER_STALE_MS ? 'gone' : 'unknown';
+}
+
+function mtimeMs(file: string): number | undefined {
   try {
-    return now - statSync(ownerLockPath(lockFile)).mtimeMs >= OWNER_STALE_MS ? 'gone' : 'unknown';
+    return statSync(file).mtimeMs;
   } catch {
-    return 'gone'; // neither lock nor pid (a pid file being written is caught above as no pid)
+    return undefined;
   }
 }
 
 /** Removes the owner lock and pid of a `.dat.lock` that does not exist, when its writer is gone; true if it did. */
 export async function clearOrphanOwner(lockFile: string, now = Date.now()): Promise<boolean> {
-  if (existsSync(lockFile) || orphanOwnerState(lockFile, now) !== 'gone') return false;
+  if (existsSync(lockFile) || ownerState(lockFile, now) !== 'gone') return false;
   await removeOwner(lockFile);
   return true;
 }
