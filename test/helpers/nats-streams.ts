@@ -26,6 +26,42 @@ export async function publishLines(nc: NatsConnection, subject: string, lines: s
   await Promise.all(Array.from({ length: lanes }, lane));
 }
 
+/**
+ * A producer that keeps publishing `line(i)` for i = 0, 1, 2, … (id `line-<i>`, retried like
+ * `publishLines`) until `stop()`, which resolves to how many lines were published. A test that
+ * needs a consumer caught with messages in hand drives it with this: the flow never runs dry.
+ */
+export function steadyProducer(nc: NatsConnection, subject: string, line: (i: number) => string, lanes = 8): { published: () => number; stop: () => Promise<number> } {
+  const js = jetstream(nc, { timeout: 5000 });
+  let next = 0;
+  let done = 0;
+  let stopped = false;
+  const lane = async (): Promise<void> => {
+    while (!stopped) {
+      const i = next++;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await js.publish(subject, line(i), { msgID: `line-${i}`, timeout: 5000 });
+          break;
+        } catch (err) {
+          if (attempt > 100) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      done++;
+    }
+  };
+  const running = Promise.all(Array.from({ length: lanes }, lane));
+  return {
+    published: () => done,
+    stop: async () => {
+      stopped = true;
+      await running;
+      return next;
+    },
+  };
+}
+
 /** Every message of a stream, in order, as text (an ordered consumer, so the stream is not changed). */
 export async function readStream(nc: NatsConnection, stream: string): Promise<string[]> {
   const js = jetstream(nc);
