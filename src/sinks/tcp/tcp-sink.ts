@@ -129,11 +129,30 @@ export class TcpSink implements SinkBackend {
     const buf = Buffer.from(text);
     // No wait for the kernel per batch: a failed write surfaces as the connection's failure, and
     // bytes still in Node's own buffer are left out of what confirms earlier batches.
-    if (!conn.socket.write(buf)) await new Promise<void>((resolve) => onceDrainOrClose(conn, resolve));
+    if (!conn.socket.write(buf)) await this.drained(conn);
     if (conn.failure) return this.fail(conn.failure);
     this.window.push(compact ? { json: buf, ids: entries.map((e) => e.id).join('\n'), count: entries.length } : entries, buf.length, conn.socket.writableLength);
     if (this.window.unconfirmedBytes > PROBE_ABOVE && this.window.writtenBytes >= this.nextProbeAt && performance.now() >= this.nextProbeTime) this.probe(conn.socket);
     return OK;
+  }
+
+  /**
+   * Waits for Node's buffer to drain. A peer that accepts and never reads would hold the write (and
+   * the whole pipeline) forever: when the buffer has not shrunk for `timeout_ms`, the connection
+   * fails, so the batch and the window go to rescue. A slow reader that keeps taking bytes is waited for.
+   */
+  private async drained(conn: Connection): Promise<void> {
+    let left = conn.socket.writableLength;
+    const timer = setInterval(() => {
+      const now = conn.socket.writableLength;
+      if (now < left) left = now;
+      else conn.socket.destroy(new Error(`peer took no byte for ${this.config.timeoutMs} ms`));
+    }, this.config.timeoutMs);
+    try {
+      await new Promise<void>((resolve) => onceDrainOrClose(conn, resolve));
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   /**
