@@ -138,6 +138,30 @@ describe('http sink against a real node:http collector', () => {
     expect(ridsOf(c.delivered)).toEqual([...ids(0, 10), ...ids(20, 30)]);
   });
 
+  it('a 413 halves the POST until it fits: every good line delivered once, only a line too big alone is rejected', async () => {
+    // a collector whose body limit holds 7 lines, and that refuses line 40 (3 KiB) in any body
+    const c = await collector((r) => (r.lines.length > 7 || r.lines.some((l) => l.length > 2000) ? { status: 413, body: 'payload too large' } : { status: 200 }));
+    const s = sink(c.url, { max_lines: 50 });
+    const batch = entries(0, 100);
+    batch[40] = { ...batch[40]!, record: { n: 40, msg: 'y'.repeat(3000) } };
+    const out = await s.write(batch);
+    expect(out.status).toBe('ok');
+    expect(out.rejected).toEqual([{ index: 40, reason: 'HTTP 413: payload too large' }]);
+    expect(ridsOf(c.delivered)).toEqual(ids(0, 100).filter((id) => id !== 'src:40'));
+  });
+
+  it('a redirect is unavailable (not followed, never a rejection of the lines), also for the probe', async () => {
+    const c = await collector((r) => (r.n === 0 ? { status: 200 } : { status: 308, headers: { location: 'http://elsewhere.example/in?token=secret' } }));
+    const s = sink(c.url, { max_lines: 10 });
+    const out = await s.write(entries(0, 30));
+    expect(out).toMatchObject({ status: 'unavailable', accepted: 10 });
+    expect(out).not.toHaveProperty('rejected');
+    expect((out as { reason: string }).reason).toMatch(/HTTP 308 to http:\/\/elsewhere\.example\/in: redirects are not followed/);
+    expect((out as { reason: string }).reason).not.toContain('secret');
+    expect(await s.reconnect()).toBe(false);
+    expect(ridsOf(c.delivered)).toEqual(ids(0, 10));
+  });
+
   it('behind the failover: Retry-After sets the next probe, then the backoff; one rescue file for the run of 503s', async () => {
     const c = await collector((r) => (r.n === 0 ? { status: 503, headers: { 'retry-after': '2' } } : r.n === 1 ? { status: 503 } : { status: 200 }));
     const clock = new ManualClock(Date.UTC(2026, 10, 22, 14, 0, 0));

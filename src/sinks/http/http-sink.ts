@@ -27,14 +27,20 @@ const BODY_START = 200;
 /** A Retry-After beyond this is a server's mistake, not a plan: the backoff takes over. */
 const MAX_RETRY_AFTER_MS = 10 * 60_000;
 
-type PostResult = { kind: 'ok' } | { kind: 'down'; reason: string; retryAfterMs?: number } | { kind: 'rejected'; reason: string };
+type PostResult =
+  | { kind: 'ok' }
+  | { kind: 'down'; reason: string; retryAfterMs?: number }
+  | { kind: 'rejected'; reason: string; tooLarge?: boolean };
 
 /**
  * NDJSON over HTTP POST on an undici Pool (keep-alive; about 4x the built-in fetch for this load).
  * A write is cut into POSTs of at most `maxLines` lines and `maxBytes` bytes, sent in order; the
  * status classes say what each POST's lines are: 2xx delivered; connection error, timeout, 408, 429
  * and 5xx unavailable (the head already sent is `accepted`, `Retry-After` becomes the next probe's
- * delay); any other 4xx rejects that POST's lines with the status and the start of the body.
+ * delay); any other 4xx rejects that POST's lines with the status and the start of the body. Two
+ * answers are about the request, not the lines: a 413 halves the POST until it fits (only a line
+ * the server refuses alone is rejected), and a 3xx (redirects are not followed: a POST body may
+ * not be resent to another place behind the operator's back) is unavailable, so the url can be fixed.
  */
 export class HttpSink implements SinkBackend {
   readonly type = 'http';
@@ -84,8 +90,9 @@ export class HttpSink implements SinkBackend {
     await this.open();
     const rejected: Rejection[] = [];
     let start = 0;
+    let maxLines = this.config.maxLines;
     while (start < entries.length) {
-      const { body, end } = this.cut(entries, start);
+      const { body, end } = this.cut(entries, start, maxLines);
       const r = await this.post(body);
       if (r.kind === 'down') {
         return {
@@ -95,6 +102,10 @@ export class HttpSink implements SinkBackend {
           ...(rejected.length ? { rejected } : {}),
           ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}),
         };
+      }
+      if (r.kind === 'rejected' && r.tooLarge && end - start > 1) {
+        maxLines = Math.ceil((end - start) / 2); // the rest of this write keeps the smaller size
+        continue;
       }
       if (r.kind === 'rejected') for (let i = start; i < end; i++) rejected.push({ index: i, reason: r.reason });
       start = end;
@@ -106,8 +117,8 @@ export class HttpSink implements SinkBackend {
    * The NDJSON body of entries[start..end): at least one line, at most maxLines and maxBytes. UTF-8
    * takes at most 3 bytes per UTF-16 unit, so bytes are only counted once a body could near the cap.
    */
-  private cut(entries: SinkEntry[], start: number): { body: string; end: number } {
-    const { maxLines, maxBytes } = this.config;
+  private cut(entries: SinkEntry[], start: number, maxLines: number): { body: string; end: number } {
+    const { maxBytes } = this.config;
     let body = '';
     let bytes = -1;
     let i = start;
@@ -142,17 +153,22 @@ export class HttpSink implements SinkBackend {
       const retryAfterMs = parseRetryAfter(res.headers['retry-after'], this.clock.now());
       return { kind: 'down', reason: `HTTP ${status}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
     }
+    if (status < 400) {
+      await res.body.dump().catch(() => undefined);
+      const to = res.headers.location;
+      return { kind: 'down', reason: `HTTP ${status}${to ? ` to ${String(to).split('?')[0]}` : ''}: redirects are not followed, fix the url` };
+    }
     let start = '';
     try {
       start = (await res.body.text()).slice(0, BODY_START);
     } catch {
       // the status alone is the reason
     }
-    return { kind: 'rejected', reason: `HTTP ${status}${start ? `: ${start}` : ''}` };
+    return { kind: 'rejected', reason: `HTTP ${status}${start ? `: ${start}` : ''}`, ...(status === 413 ? { tooLarge: true } : {}) };
   }
 
   /**
-   * An empty POST: any answer outside the unavailable classes (a 400 for an empty body included)
+   * An empty POST: any answer outside the unavailable classes (a 400 for an empty body included; a 3xx is still down)
    * means the server is back. Probing keeps a long run of 503s in one rescue file.
    */
   async reconnect(): Promise<boolean> {
