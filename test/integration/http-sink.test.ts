@@ -224,6 +224,24 @@ describe('http sink against a real node:http collector', () => {
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
   });
 
+  it('a header undici refuses: a config problem at load, and a sink built anyway never hangs its probe', async () => {
+    const v = (headers: Record<string, string>): string[] => httpSinkType.validate!({ ...DEFAULTS, url: 'http://127.0.0.1:1/x', headers });
+    expect(v({ Authorization: 'Bearer t', Connection: 'keep-alive', 'X-Latin': 'café' })).toEqual([]);
+    expect(v({ 'Transfer-Encoding': 'chunked' })).toEqual(['headers.Transfer-Encoding: set by the transport, not allowed here']);
+    expect(v({ Expect: '100-continue', 'Content-Length': '5' })).toHaveLength(2);
+    expect(v({ Authorization: 'Bearer a\nb' })).toEqual(['headers.Authorization: the value holds a control character (CR, LF, NUL...)']);
+    expect(v({ 'X Bad': 'v' })).toEqual(['headers.X Bad: not a header name']);
+    // undici 7 refuses the request, then its Pool never dispatches another one: the probe hung forever
+    const c = await collector();
+    const s = sink(c.url, { headers: { 'transfer-encoding': 'chunked' } });
+    expect(await s.write(entries(0, 5))).toMatchObject({ status: 'unavailable', accepted: 0, reason: expect.stringContaining('invalid transfer-encoding header') as string });
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('probe hung'), 20_000)));
+    expect(await Promise.race([s.reconnect(), hung])).toBe(false);
+    clearTimeout(timer);
+    expect(c.requests).toEqual([]);
+  }, 60_000);
+
   it('validates the url', () => {
     const v = (p: Record<string, unknown>): string[] => httpSinkType.validate!({ ...DEFAULTS, ...p });
     expect(v({ url: 'http://127.0.0.1:1/x' })).toEqual([]);

@@ -141,6 +141,11 @@ export class HttpSink implements SinkBackend {
     try {
       res = await this.pool!.request({ path: this.path, method: 'POST', headers: this.headers, body });
     } catch (err) {
+      // a fresh pool for the next try: undici 7 leaves a Pool whose request it refused (a header it
+      // does not allow) unable to dispatch the next one, which then waits forever, timeouts included
+      const p = this.pool;
+      this.pool = undefined;
+      void p?.destroy().catch(() => undefined);
       return { kind: 'down', reason: (err as Error).message };
     }
     const status = res.statusCode;

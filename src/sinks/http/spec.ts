@@ -29,6 +29,7 @@ export const httpSinkType: SinkTypeSpec = {
     const { url: u, problems } = checkUrlParam(p.url, ['http:', 'https:'], 'http://host[:port]/path or https://...');
     const tls = p.tls as { ca?: string } | undefined;
     if (tls?.ca !== undefined && u?.protocol === 'http:') problems.push('tls: set for a plain http:// url');
+    for (const [name, value] of Object.entries((p.headers ?? {}) as Record<string, string>)) problems.push(...headerProblems(name, value));
     return problems;
   },
   create: (p, ctx) => {
@@ -52,6 +53,25 @@ export const httpSinkType: SinkTypeSpec = {
     );
   },
 };
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What HTTP/1.1 (and undici) allow in a header value: no CR, LF, NUL or other control bytes. */
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** Framing headers the transport owns: undici refuses a request that sets them. */
+const TRANSPORT = new Set(['transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'content-length']);
+
+/**
+ * A header undici would refuse makes every POST fail: checked when the config loads (after
+ * `${VAR}` expansion, so a variable holding a newline is caught too), not found in rescue later.
+ */
+function headerProblems(name: string, value: string): string[] {
+  if (!TOKEN.test(name)) return [`headers.${name}: not a header name`];
+  const lower = name.toLowerCase();
+  if (TRANSPORT.has(lower)) return [`headers.${name}: set by the transport, not allowed here`];
+  if (BAD_VALUE.test(value)) return [`headers.${name}: the value holds a control character (CR, LF, NUL...)`];
+  if (lower === 'connection' && !value.split(',').every((t) => TOKEN.test(t.trim()))) return [`headers.${name}: not a list of connection options`];
+  return [];
+}
 
 function readCa(file: string): string {
   try {
