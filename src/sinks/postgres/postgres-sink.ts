@@ -98,9 +98,13 @@ export class PostgresSink implements SinkBackend {
 
   private async columnTypes(c: pg.Client): Promise<string[]> {
     const { shape } = this.config;
+    // the type without its modifier: an explicit cast to varchar(8)[] or char(2)[] cuts a longer
+    // value short without a word, while the INSERT's own assignment raises 22001 for that row alone
+    // (bare `character` and `bit` mean length 1, so those two are named by their unbounded forms)
     const read = async (): Promise<Map<string, string>> => {
       const r = await c.query<{ name: string; type: string }>(
-        'SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped',
+        `SELECT attname AS name, CASE atttypid WHEN 'bpchar'::regtype THEN 'bpchar' WHEN 'bit'::regtype THEN 'varbit' ELSE format_type(atttypid, NULL) END AS type
+         FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`,
         [shape.table],
       );
       return new Map(r.rows.map((x) => [x.name, x.type]));
