@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -116,6 +117,36 @@ describe('http sink against a real node:http collector', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     expect(c.delivered).toEqual([]);
   });
+
+  it('a status followed by a body that never ends: the write returns after timeout_ms, classed by the status', async () => {
+    const drips: NodeJS.Timeout[] = [];
+    let status = 200;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(status);
+        // one byte every 50 ms: undici's bodyTimeout (per chunk) never fires
+        drips.push(setInterval(() => res.write('x'), 50));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const s = sink(`http://127.0.0.1:${(server.address() as AddressInfo).port}/in`, { timeout_ms: 300 });
+      const hung = (): Promise<string> => new Promise((resolve) => drips.push(setTimeout(() => resolve('write hung'), 20_000)));
+      const outcomes: unknown[] = [];
+      for (const st of [200, 400, 503]) {
+        status = st;
+        outcomes.push(await Promise.race([s.write(entries(0, 3)), hung()]));
+      }
+      expect(outcomes[0]).toEqual({ status: 'ok' });
+      expect(outcomes[1]).toMatchObject({ status: 'ok', rejected: [{ index: 0, reason: expect.stringMatching(/^HTTP 400(: x+)?$/) as string }, { index: 1 }, { index: 2 }] });
+      expect(outcomes[2]).toMatchObject({ status: 'unavailable', accepted: 0, reason: expect.stringContaining('HTTP 503') as string });
+    } finally {
+      for (const t of drips) clearInterval(t);
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 90_000);
 
   it('a connection refused is unavailable', async () => {
     const c = await collector();

@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb, constants as zlibConstants } from 'node:zlib';
-import type { Pool } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import type { Clock } from '../../platform/clock.js';
 import type { SinkEntry } from '../../record.js';
 import { OK, type Rejection, type SinkBackend, type WriteOutcome } from '../contract.js';
@@ -150,26 +150,48 @@ export class HttpSink implements SinkBackend {
     }
     const status = res.statusCode;
     if (status >= 200 && status < 300) {
-      await res.body.dump().catch(() => undefined);
+      await this.discard(res.body);
       return { kind: 'ok' };
     }
     if (status === 408 || status === 429 || status >= 500) {
-      await res.body.dump().catch(() => undefined);
+      await this.discard(res.body);
       const retryAfterMs = parseRetryAfter(res.headers['retry-after'], this.clock.now());
       return { kind: 'down', reason: `HTTP ${status}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
     }
     if (status < 400) {
-      await res.body.dump().catch(() => undefined);
+      await this.discard(res.body);
       const to = res.headers.location;
       return { kind: 'down', reason: `HTTP ${status}${to ? ` to ${String(to).split('?')[0]}` : ''}: redirects are not followed, fix the url` };
     }
-    let start = '';
-    try {
-      start = (await res.body.text()).slice(0, BODY_START);
-    } catch {
-      // the status alone is the reason
-    }
+    const start = await this.bodyStart(res.body);
     return { kind: 'rejected', reason: `HTTP ${status}${start ? `: ${start}` : ''}`, ...(status === 413 ? { tooLarge: true } : {}) };
+  }
+
+  /**
+   * Response bodies are read for at most `timeout_ms` in all: undici's bodyTimeout is per chunk, so a
+   * server that sends its status and then drips its body forever held the write (and the pipeline).
+   */
+  private async discard(body: Dispatcher.ResponseData['body']): Promise<void> {
+    await body.dump({ limit: 128 * 1024, signal: AbortSignal.timeout(this.config.timeoutMs) }).catch(() => undefined);
+  }
+
+  /** The start of a rejecting response's body (the status alone when none came in time). */
+  private async bodyStart(body: Dispatcher.ResponseData['body']): Promise<string> {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const timer = setTimeout(() => body.destroy(), this.config.timeoutMs);
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        chunks.push(chunk);
+        bytes += chunk.length;
+        if (bytes >= 4 * BODY_START) break; // enough for BODY_START characters; the rest is not read
+      }
+    } catch {
+      // what came before the failure (or nothing) is the reason's text
+    } finally {
+      clearTimeout(timer);
+    }
+    return Buffer.concat(chunks).toString('utf8').slice(0, BODY_START);
   }
 
   /**
