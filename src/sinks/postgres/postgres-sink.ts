@@ -21,6 +21,9 @@ export interface PostgresSinkConfig {
 /** How long after the server's own cancel (statement_timeout) the client gives up on an answer. */
 const SERVER_CANCEL_GRACE_MS = 2000;
 
+/** Column types that hold a record id as it is. */
+const ID_TYPES = new Set(['text', 'character varying', 'bpchar']);
+
 /** What a failed statement means for the rows in it. */
 type Failure = { kind: 'down'; reason: string; schema?: boolean } | { kind: 'data'; reason: string };
 
@@ -116,11 +119,17 @@ export class PostgresSink implements SinkBackend {
     }
     if (cols.size === 0) throw Object.assign(new Error(`relation ${this.config.tableName} does not exist`), { code: '42P01' });
     const wanted = [shape.idColumn, ...shape.columns.map((x) => x.column)];
-    return wanted.map((name) => {
+    const types = wanted.map((name) => {
       const t = cols.get(name);
       if (!t) throw Object.assign(new Error(`column ${name} of relation ${this.config.tableName} does not exist`), { code: '42703' });
       return t;
     });
+    // record ids are `<source>:<offset>`: a uuid or bigint id column would fail every row as bad
+    // data and send the whole input to the error group; it is the table's fault, so say so
+    if (!ID_TYPES.has(types[0]!)) {
+      throw Object.assign(new Error(`column ${shape.idColumn} of relation ${this.config.tableName} is ${types[0]}; record ids (<source>:<offset>) need text or varchar`), { code: '42804' });
+    }
+    return types;
   }
 
   async write(entries: SinkEntry[]): Promise<WriteOutcome> {
