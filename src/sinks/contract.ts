@@ -50,6 +50,8 @@ export interface SinkBackend {
    * deleting it. Absent = nothing to wait for.
    */
   flush?(): Promise<WriteOutcome>;
+  /** After a failed `reconnect`: the backend's own delay for the next probe (HTTP Retry-After), read once. */
+  retryAfterMs?(): number | undefined;
   /** Told how many records offered to the sink went to rescue instead (test_rescue counts them). */
   offeredElsewhere?(n: number): void;
 }

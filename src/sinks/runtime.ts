@@ -237,6 +237,7 @@ export class FailoverSink {
     }
     if (!ok) {
       this.attempt++;
+      this.retryAfterMs = this.backend.retryAfterMs?.();
       this.scheduleReconnect();
       return;
     }

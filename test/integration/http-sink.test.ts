@@ -222,6 +222,27 @@ describe('http sink against a real node:http collector', () => {
     expect(readdirSync(path.join(dir, 'rescue', 'g')).filter((n) => n.endsWith('.dat'))).toHaveLength(1);
   });
 
+  it('behind the failover: a probe answered 429 with Retry-After waits that long for the next probe, not the backoff', async () => {
+    const c = await collector((r) => (r.n === 0 ? { status: 429, headers: { 'retry-after': '2' } } : r.n === 1 ? { status: 429, headers: { 'retry-after': '5' } } : { status: 200 }));
+    const clock = new ManualClock(Date.UTC(2026, 10, 22, 14, 0, 0));
+    const f = new FailoverSink(sink(c.url, {}, clock), {
+      group: 'g', sink: 'web', rescueDir: path.join(tmpDir(), 'rescue'), durability: 'none', flushMs: 10,
+      reconnect: { initial_ms: 100, max_ms: 100, jitter: 0 }, clock, random: () => 0.5,
+    });
+    await f.open();
+    await f.write(entries(0, 10));
+    clock.advance(2000);
+    // the probe got its 429 once the next probe is scheduled
+    await until(() => c.requests.length === 2 && clock.pendingTimers() === 1);
+    clock.advance(4999);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(c.requests).toHaveLength(2); // the 100 ms backoff would have probed long ago
+    clock.advance(1);
+    await until(() => !f.onRescue);
+    expect(c.requests).toHaveLength(3);
+    await f.close();
+  });
+
   it('https: trusts the configured CA, refuses an unknown one, and skips the check when insecure', async () => {
     const tls = path.join(import.meta.dirname, '..', 'fixtures', 'tls');
     const server = https.createServer({ cert: readFileSync(path.join(tls, 'cert.pem')), key: readFileSync(path.join(tls, 'key.pem')) }, (req, res) => {

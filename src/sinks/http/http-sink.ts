@@ -51,6 +51,7 @@ export class HttpSink implements SinkBackend {
   private readonly where: string;
   private readonly headers: Record<string, string>;
   private readonly format: LineFormatter;
+  private probeRetryAfterMs: number | undefined;
 
   constructor(
     private readonly config: HttpSinkConfig,
@@ -200,7 +201,16 @@ export class HttpSink implements SinkBackend {
    */
   async reconnect(): Promise<boolean> {
     await this.open();
-    return (await this.post('')).kind !== 'down';
+    const r = await this.post('');
+    // a 429/503 probe's Retry-After is the server's wish for the next probe too, not only a write's
+    this.probeRetryAfterMs = r.kind === 'down' ? r.retryAfterMs : undefined;
+    return r.kind !== 'down';
+  }
+
+  retryAfterMs(): number | undefined {
+    const ms = this.probeRetryAfterMs;
+    this.probeRetryAfterMs = undefined;
+    return ms;
   }
 
   async close(): Promise<void> {
