@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { errnoCode } from '../errors.js';
@@ -161,7 +161,14 @@ export class RecoverCheckpoint {
     this.dirty = false;
     this.seq++;
     const data = encodeEntries(this.seq, this.encoded.values());
-    if (this.fd === undefined && this.slot > 0) this.fd = openSync(this.file, 'r+'); // a version 2 file: update in place
+    // Removed under us (`rm -rf data/rescue` beside a running daemon): updates in place would land in
+    // an unlinked inode and a restart would resume from nothing, replaying every confirmed line again.
+    if (this.fd !== undefined && fstatSync(this.fd).nlink === 0) {
+      closeSync(this.fd);
+      this.fd = undefined;
+      this.slot = 0;
+    }
+    if (this.fd === undefined && this.slot > 0) this.fd = openIfExists(this.file); // a version 2 file: update in place
     if (this.fd === undefined || data.length > this.slot) {
       this.rebuild(data);
       return;
@@ -178,6 +185,7 @@ export class RecoverCheckpoint {
     const whole = Buffer.alloc(slot * 2);
     data.copy(whole, (this.seq % 2) * slot);
     const tmp = tmpPathFor(this.file);
+    mkdirSync(path.dirname(this.file), { recursive: true });
     const fd = openSync(tmp, 'w');
     try {
       writeSync(fd, whole);
@@ -194,6 +202,15 @@ export class RecoverCheckpoint {
     }
     this.slot = slot;
     this.fd = openSync(this.file, 'r+');
+  }
+}
+
+function openIfExists(file: string): number | undefined {
+  try {
+    return openSync(file, 'r+');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
   }
 }
 

@@ -9,15 +9,34 @@ import { rescueLayout } from '../rescue/layout.js';
  * One wprescue per rescue directory: a proper-lockfile lock at `<rescue>/.wprescue.lock` plus a
  * `<rescue>/.wprescue.pid` naming the holder. A lock whose holder pid is dead (kill -9) is taken
  * over at once instead of waiting for it to go stale. Releasing removes the pid file first, so a
- * clean exit leaves neither behind.
+ * clean exit leaves neither behind. A lock removed under its holder (`rm -rf data/rescue` while a
+ * daemon runs; proper-lockfile notices within `update` ms) is taken again with its pid file, so a
+ * second wprescue still finds the directory owned; `onCompromised` is called only when that fails
+ * (another process took the lock first), and the holder must then stop.
  */
 export async function lockRescueDir(dir: string, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
   mkdirSync(dir, { recursive: true });
   const { dirLock: lockPath, dirPid: pidFile } = rescueLayout(dir);
-  const opts = { lockfilePath: lockPath, realpath: false, stale: 10_000, update: 2_500, onCompromised };
-  const owned = (release: () => Promise<void>): (() => Promise<void>) => {
+  let release: () => Promise<void> = () => Promise.resolve();
+  let released = false;
+  const retake = (): void => {
+    if (released) return;
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      return onCompromised(err as Error);
+    }
+    lockfile.lock(dir, opts).then((r) => {
+      release = r;
+      writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
+    }, onCompromised);
+  };
+  const opts = { lockfilePath: lockPath, realpath: false, stale: 10_000, update: 2_500, onCompromised: retake };
+  const owned = (r: () => Promise<void>): (() => Promise<void>) => {
+    release = r;
     writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
     return async () => {
+      released = true;
       rmSync(pidFile, { force: true });
       await release();
     };

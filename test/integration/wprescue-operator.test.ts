@@ -1,0 +1,39 @@
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bin, cli } from '../helpers/cli.js';
+import { startNode } from '../helpers/child.js';
+import { compareNs, outputNs } from '../helpers/outputs.js';
+import { range, T0, writeRescueFile } from '../helpers/rescue-files.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
+import { makeWorkRoot } from '../helpers/work-root.js';
+
+const ENGINE = 'recovery: { idle_exit_ms: 300, scan_interval_ms: 100, workers: 1, max_retry: 3 }\nreconnect: { initial_ms: 20, max_ms: 50, jitter: 0 }\nperformance: { rate_limit_rps: 0 }\n';
+
+describe('wprescue daemon, the rescue directory removed under it', () => {
+  it('rm -rf data/rescue, then a new spill: replayed, still one wprescue, and a kill -9 mid-replay resumes at its checkpoint', async () => {
+    const root = makeWorkRoot(tmpDir(), { engine: ENGINE });
+    const rescue = path.join(root, 'data/rescue');
+    const out = path.join(root, 'data/out_dat/app.json');
+    writeRescueFile(rescue, 'app', 'main', T0, 0, range(0, 10));
+    const d = startNode(bin('wprescue'), ['daemon', '--rate', '400', '-w', root]);
+    await until(() => outputNs(out).length === 10, 20_000);
+    rmSync(rescue, { recursive: true, force: true }); // lock, pid file and recover.lock with it
+    writeRescueFile(rescue, 'app', 'main', T0 + 1000, 0, range(10, 3010)); // wparse spills again
+    // the daemon takes its lock back (proper-lockfile notices within 2.5 s) and finds the new file
+    await until(() => existsSync(path.join(rescue, '.wprescue.pid')), 30_000);
+    await until(() => outputNs(out).length >= 1000, 30_000);
+    const second = cli('wprescue', ['batch', '-w', root]);
+    expect(second.code, second.stdout + second.stderr).toBe(2);
+    d.child.kill('SIGKILL');
+    await d.exit;
+    const r = cli('wprescue', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    const all = outputNs(out);
+    const cmp = compareNs(range(0, 3010), all);
+    expect(cmp.missing).toEqual([]);
+    // resumed at the checkpoint: at most one batch again (--rate 400: batches of 4 lines)
+    expect(cmp.duplicates).toBeLessThanOrEqual(4);
+  }, 120_000);
+});
