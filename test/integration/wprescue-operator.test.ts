@@ -36,4 +36,30 @@ describe('wprescue daemon, the rescue directory removed under it', () => {
     // resumed at the checkpoint: at most one batch again (--rate 400: batches of 4 lines)
     expect(cmp.duplicates).toBeLessThanOrEqual(4);
   }, 120_000);
+
+  it('rm -rf of data/rescue and the queue directory: the WAL starts a new segment, later spills replay, SIGTERM exits 0, a restart replays nothing', async () => {
+    const root = makeWorkRoot(tmpDir(), { engine: `${ENGINE}queue: { snapshot_interval_ms: 100 }\n` });
+    const rescue = path.join(root, 'data/rescue');
+    const queue = path.join(root, 'data/.run/queue');
+    const out = path.join(root, 'data/out_dat/app.json');
+    writeRescueFile(rescue, 'app', 'main', T0, 0, range(0, 10));
+    const d = startNode(bin('wprescue'), ['daemon', '-w', root]);
+    await until(() => outputNs(out).length === 10, 20_000);
+    rmSync(rescue, { recursive: true, force: true });
+    rmSync(queue, { recursive: true, force: true });
+    writeRescueFile(rescue, 'app', 'main', T0 + 1000, 0, range(10, 1010));
+    await until(() => outputNs(out).length === 1010, 20_000);
+    await until(() => existsSync(queue), 20_000); // the next snapshot's rotation (the one that got stuck before)
+    writeRescueFile(rescue, 'app', 'main', T0 + 2000, 0, range(1010, 1110));
+    await until(() => outputNs(out).length >= 1110, 30_000);
+    d.child.kill('SIGTERM');
+    const exit = await d.exit;
+    expect(exit.code, d.stderr()).toBe(0);
+    const st = JSON.parse(cli('wprescue', ['status', '--json', '-w', root]).stdout) as { counts: Record<string, number> };
+    expect(st.counts).toMatchObject({ pending: 0, in_flight: 0, dead: 0 });
+    const r = cli('wprescue', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/replayed 0 lines/);
+    expect(compareNs(range(0, 1110), outputNs(out))).toEqual({ missing: [], duplicates: 0 });
+  }, 120_000);
 });
