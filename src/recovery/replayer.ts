@@ -114,8 +114,9 @@ export class ReplayHandler implements JobHandler {
   private async replayFile(job: Job, spec: SinkSpec, rf: RescueFile, signal: AbortSignal): Promise<number> {
     const { identity, size } = rf;
     const saved = this.d.checkpoint.get(job.id);
-    const same = saved !== undefined && (saved.file === undefined || saved.file === identity);
-    if (saved && !same) this.d.log.warn({ job: job.id, offset: saved.offset }, 'checkpoint entry belongs to an earlier file of the same name: starting at 0');
+    // a version 1 entry has no identity: one past the file's end cannot be this file's (resuming there would skip it whole)
+    const same = saved !== undefined && (saved.file === undefined || saved.file === identity) && saved.offset <= size;
+    if (saved && !same) this.d.log.warn({ job: job.id, offset: saved.offset, size }, 'checkpoint entry belongs to an earlier file of the same name or lies past its end: starting at 0');
     let cp: Position = same ? { offset: saved.offset, lines: saved.lines } : { offset: 0, lines: 0 };
     const backend = await this.backendFor(spec);
     const stats = this.statsFor(spec.key);

@@ -140,6 +140,20 @@ describe('replayer and the sink contract', () => {
     expect(backend.received).toEqual(range(0, 300));
   });
 
+  it('a version 1 entry (no identity) past the end of its file is not resumed from: the file replays from 0, not skipped whole', async () => {
+    const backend = new WindowBackend(0);
+    const { root, rescueDir, job } = setup(backend);
+    const file = writeRescueFile(rescueDir, 'a', 's1', T0, 0, range(0, 30));
+    const id = path.relative(rescueDir, file);
+    writeFileSync(path.join(rescueDir, 'recover.lock'), JSON.stringify({ version: 1, files: { [id]: { offset: 999_999, lines: 5000 } } }));
+    const checkpoint = new RecoverCheckpoint(path.join(rescueDir, 'recover.lock'), true); // read now, as a restart would
+    const handler = new ReplayHandler({
+      wr: loadWorkRoot(root), rescueDir, checkpoint, limiter: createRateLimiter(0), batchSize: 100, clock: new ManualClock(T0), log: silentLogger(), createBackend: () => backend,
+    });
+    await handler.run(job(id), new AbortController().signal);
+    expect(backend.received).toEqual(range(0, 30));
+  });
+
   it('a line of invalid UTF-8 bytes is set aside with its true line number and byte offset; offsets stay exact', async () => {
     const backend = new WindowBackend(0);
     const { rescueDir, handler, job, checkpoint } = setup(backend, 7);
