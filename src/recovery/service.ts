@@ -67,6 +67,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   o.metrics?.recoveryDuration.set(store.recovery.ms / 1000);
   log.info({ ...store.recovery }, 'queue recovered');
   const checkpoint = new RecoverCheckpoint(rescueLayout(rescueDir).recoverLock, wr.engine.queue.fsync === 'always');
+  if (checkpoint.unreadable) log.warn({ file: checkpoint.file }, 'recover.lock unreadable (neither slot valid): files part-replayed before resume from their start');
   const limiter = createRateLimiter(o.rate ?? wr.engine.performance.rate_limit_rps);
   o.metrics?.rateLimit.set(limiter.rps);
   const handler = new ReplayHandler({ wr, rescueDir, checkpoint, limiter, batchSize: wr.engine.performance.batch_size, clock, log, ...(o.metrics ? { metrics: o.metrics } : {}) });

@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bin, cli } from '../helpers/cli.js';
@@ -62,4 +62,26 @@ describe('wprescue daemon, the rescue directory removed under it', () => {
     expect(r.stdout).toMatch(/replayed 0 lines/);
     expect(compareNs(range(0, 1110), outputNs(out))).toEqual({ missing: [], duplicates: 0 });
   }, 120_000);
+});
+
+describe('wprescue and a damaged recover.lock', () => {
+  it('a directory in its place: exit 3 naming the file, not an internal error, nothing replayed; overwritten garbage: a warning, every line replayed', () => {
+    const root = makeWorkRoot(tmpDir(), { engine: ENGINE });
+    const rescue = path.join(root, 'data/rescue');
+    const out = path.join(root, 'data/out_dat/app.json');
+    writeRescueFile(rescue, 'app', 'main', T0, 0, range(0, 10));
+    const lock = path.join(rescue, 'recover.lock');
+    mkdirSync(lock);
+    const r = cli('wprescue', ['batch', '-w', root]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`cannot read the replay checkpoint ${lock}: EISDIR`);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(outputNs(out)).toEqual([]);
+    rmSync(lock, { recursive: true });
+    writeFileSync(lock, Buffer.alloc(8192, 0x41));
+    const again = cli('wprescue', ['batch', '-w', root]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(outputNs(out)).toEqual(range(0, 10));
+    expect(readFileSync(path.join(root, 'data/logs/wprescue.log'), 'utf8')).toMatch(/recover.lock unreadable/);
+  });
 });
