@@ -19,17 +19,22 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
   const { dirLock: lockPath, dirPid: pidFile } = rescueLayout(dir);
   let release: () => Promise<void> = () => Promise.resolve();
   let released = false;
+  let lost = false; // the lock and pid file are another process's now: release must not touch them
+  const lose = (err: Error): void => {
+    lost = true;
+    onCompromised(err);
+  };
   const retake = (): void => {
     if (released) return;
     try {
       mkdirSync(dir, { recursive: true });
     } catch (err) {
-      return onCompromised(err as Error);
+      return lose(err as Error);
     }
     lockfile.lock(dir, opts).then((r) => {
       release = r;
       writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
-    }, onCompromised);
+    }, lose);
   };
   const opts = { lockfilePath: lockPath, realpath: false, stale: 10_000, update: 2_500, onCompromised: retake };
   const owned = (r: () => Promise<void>): (() => Promise<void>) => {
@@ -37,6 +42,7 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
     writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
     return async () => {
       released = true;
+      if (lost) return;
       rmSync(pidFile, { force: true });
       await release();
     };

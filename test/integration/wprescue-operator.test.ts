@@ -37,6 +37,21 @@ describe('wprescue daemon, the rescue directory removed under it', () => {
     expect(cmp.duplicates).toBeLessThanOrEqual(4);
   }, 120_000);
 
+  it('rm -rf data/rescue and another process takes the lock first: the daemon stops with exit 2 naming it, leaving the lock alone', async () => {
+    const root = makeWorkRoot(tmpDir(), { engine: ENGINE });
+    const rescue = path.join(root, 'data/rescue');
+    const d = startNode(bin('wprescue'), ['daemon', '-w', root]);
+    await until(() => existsSync(path.join(rescue, '.wprescue.pid')), 20_000);
+    rmSync(rescue, { recursive: true, force: true });
+    mkdirSync(path.join(rescue, '.wprescue.lock'), { recursive: true }); // another owner (this live test process)
+    writeFileSync(path.join(rescue, '.wprescue.pid'), `${process.pid}\n`);
+    const exit = await d.exit;
+    expect(exit.code).toBe(2);
+    expect(d.stderr()).toMatch(/taken by another process after its lock was removed/);
+    expect(readFileSync(path.join(rescue, '.wprescue.pid'), 'utf8')).toBe(`${process.pid}\n`);
+    expect(existsSync(path.join(rescue, '.wprescue.lock'))).toBe(true);
+  }, 60_000);
+
   it('rm -rf of data/rescue and the queue directory: the WAL starts a new segment, later spills replay, SIGTERM exits 0, a restart replays nothing', async () => {
     const root = makeWorkRoot(tmpDir(), { engine: `${ENGINE}queue: { snapshot_interval_ms: 100 }\n` });
     const rescue = path.join(root, 'data/rescue');
