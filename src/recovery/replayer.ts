@@ -104,6 +104,8 @@ export class ReplayHandler implements JobHandler {
       return;
     }
     const lines = await this.replayFile(job, route.spec, rf, signal);
+    // written in place while replayed (a `cp` into the directory): keep it, and the retry reads it again
+    if (rf.changed()) throw new WrError('IO_ERROR', `rescue file ${job.id} changed while it was replayed (written in place? move files in with a rename); it is kept and replayed again`);
     // Crash-safe finish: EOF is checkpointed (durably) before the file goes, and the entry is dropped
     // after; the job is done once EOF is checkpointed (a file that outlives a crash replays nothing).
     this.deleter.delete(file, () => this.d.checkpoint.remove(job.id));

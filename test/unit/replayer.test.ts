@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkRoot } from '../../src/config/work-root.js';
@@ -152,6 +152,26 @@ describe('replayer and the sink contract', () => {
     });
     await handler.run(job(id), new AbortController().signal);
     expect(backend.received).toEqual(range(0, 30));
+  });
+
+  it('a file written in place while it is replayed (cp, not mv) is kept, not deleted; the retry delivers what came after', async () => {
+    const backend = new WindowBackend(0);
+    const { rescueDir, handler, job } = setup(backend);
+    const file = writeRescueFile(rescueDir, 'a', 's1', T0, 0, range(0, 10));
+    const id = path.relative(rescueDir, file);
+    const write = backend.write.bind(backend);
+    backend.write = (entries) => {
+      if (backend.writes === 0) appendFileSync(file, range(10, 20).map((n) => encodeRescueLine({ id: `src:${n}`, kind: 'record', record: { n } })).join(''));
+      return write(entries);
+    };
+    await expect(handler.run(job(id), new AbortController().signal)).rejects.toMatchObject({ code: 'IO_ERROR' });
+    await handler.filesDeleted();
+    expect(existsSync(file)).toBe(true);
+    await handler.run(job(id), new AbortController().signal);
+    await handler.filesDeleted();
+    expect(existsSync(file)).toBe(false);
+    // the file changed, so its checkpoint no longer applies: what was read before is sent again, nothing is lost
+    expect(backend.received).toEqual([...range(0, 10), ...range(0, 20)]);
   });
 
   it('a line of invalid UTF-8 bytes is set aside with its true line number and byte offset; offsets stay exact', async () => {
