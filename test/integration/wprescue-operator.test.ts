@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bin, cli } from '../helpers/cli.js';
@@ -99,4 +99,28 @@ describe('wprescue and a damaged recover.lock', () => {
     expect(outputNs(out)).toEqual(range(0, 10));
     expect(readFileSync(path.join(root, 'data/logs/wprescue.log'), 'utf8')).toMatch(/recover.lock unreadable/);
   });
+});
+
+describe('wprescue daemon and symlinks in the rescue directory', () => {
+  it('a symlink loop and a link back to the root: no crash; a file released later is found by the watcher and replayed once', async () => {
+    const root = makeWorkRoot(tmpDir(), { engine: 'recovery: { scan_interval_ms: 600000 }\nperformance: { rate_limit_rps: 0 }\n' });
+    const rescue = path.join(root, 'data/rescue');
+    mkdirSync(path.join(rescue, 'app'), { recursive: true });
+    symlinkSync('self', path.join(rescue, 'app', 'self')); // ELOOP on stat
+    symlinkSync(rescue, path.join(rescue, 'app', 'root')); // every file again under app/root/...
+    const d = startNode(bin('wprescue'), ['daemon', '-w', root]);
+    await until(() => existsSync(path.join(rescue, '.wprescue.pid')), 20_000);
+    const out = path.join(root, 'data/out_dat/app.json');
+    // released while it runs: only the watcher can find it (the rescan is ten minutes away)
+    const f = writeRescueFile(rescue, 'app', 'main', T0, 0, range(0, 10), { locked: true });
+    const { renameSync } = await import('node:fs');
+    renameSync(f, f.slice(0, -'.lock'.length));
+    await until(() => outputNs(out).length === 10 || d.child.exitCode !== null, 20_000);
+    await until(() => !existsSync(f.slice(0, -'.lock'.length)) || d.child.exitCode !== null, 20_000);
+    d.child.kill('SIGTERM');
+    expect((await d.exit).code, d.stderr()).toBe(0);
+    expect(d.stderr()).not.toMatch(/\n\s+at /);
+    expect(outputNs(out)).toEqual(range(0, 10));
+    expect(existsSync(path.join(rescue, 'dead'))).toBe(false); // nothing quarantined under a second id
+  }, 60_000);
 });
