@@ -123,4 +123,21 @@ describe('wprescue daemon and symlinks in the rescue directory', () => {
     expect(outputNs(out)).toEqual(range(0, 10));
     expect(existsSync(path.join(rescue, 'dead'))).toBe(false); // nothing quarantined under a second id
   }, 60_000);
+
+  it('wproj rescue stat and data clean beside a symlink loop and a link back to the root: each file counted once, no internal error', () => {
+    const root = makeWorkRoot(tmpDir(), { engine: ENGINE });
+    const rescue = path.join(root, 'data/rescue');
+    writeRescueFile(rescue, 'app', 'main', T0, 0, range(0, 10));
+    symlinkSync('self', path.join(rescue, 'app', 'self'));
+    symlinkSync(rescue, path.join(rescue, 'app', 'root'));
+    const st = cli('wproj', ['rescue', 'stat', '--json', '-w', root]);
+    expect(st.code, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout)).toMatchObject({ totalFiles: 1, totalLines: 10 });
+    const dry = cli('wproj', ['data', 'clean', '--dry-run', '-w', root]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/unreplayed rescue data: 1 rescue file\(s\) \(10 lines\)/);
+    const clean = cli('wproj', ['data', 'clean', '--force', '-w', root]);
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(existsSync(path.join(rescue, 'app'))).toBe(false);
+  });
 });
