@@ -1,13 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bin, cli } from '../helpers/cli.js';
 import { startNode } from '../helpers/child.js';
-import { compareNs, outputNs } from '../helpers/outputs.js';
+import { compareNs, outputNs, rescueNs } from '../helpers/outputs.js';
+import { freePort, httpGet } from '../helpers/net.js';
 import { range, T0, writeRescueFile } from '../helpers/rescue-files.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
-import { makeWorkRoot } from '../helpers/work-root.js';
+import { makeInput, makeWorkRoot } from '../helpers/work-root.js';
 
 const ENGINE = 'recovery: { idle_exit_ms: 300, scan_interval_ms: 100, workers: 1, max_retry: 3 }\nreconnect: { initial_ms: 20, max_ms: 50, jitter: 0 }\nperformance: { rate_limit_rps: 0 }\n';
 
@@ -140,4 +141,31 @@ describe('wprescue daemon and symlinks in the rescue directory', () => {
     expect(clean.code, clean.stderr).toBe(0);
     expect(existsSync(path.join(rescue, 'app'))).toBe(false);
   });
+});
+
+describe('wparse spilling while data/rescue is removed', () => {
+  it('the lines written to the removed file are not lost: the release writes them to a new file (was: internal error ENOENT, every line after the rm lost)', async () => {
+    const port = await freePort();
+    const root = makeWorkRoot(tmpDir(), {
+      input: makeInput(1000),
+      engine: `rescue: { durability: fsync }\nmetrics: { wparse: { listen: "127.0.0.1:${port}" } }\n`,
+      groups: { app: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: down\n      connect: rescue_json\n      params: { file: down.json, stages: [{ unhealthy: forever }] }\n' },
+    });
+    const rescue = path.join(root, 'data/rescue');
+    const parsed = (a: number, b: number): number[] => range(a, b).filter((i) => i % 11 !== 10);
+    const rescued = async (): Promise<number> => {
+      const line = (await httpGet(port, '/metrics')).body.split('\n').find((l) => l.startsWith('wparse_rescue_lines_total{group="app",sink="down"} '));
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+    };
+    const d = startNode(bin('wparse'), ['daemon', '-w', root]);
+    await until(() => existsSync(rescue) && rescueNs(rescue).length === parsed(0, 1000).length, 20_000);
+    rmSync(rescue, { recursive: true, force: true });
+    appendFileSync(path.join(root, 'data/in_dat/input.log'), makeInput(500, 1000));
+    for (let n = 0; n < parsed(0, 1500).length; n = await rescued()) await new Promise((r) => setTimeout(r, 50));
+    d.child.kill('SIGTERM');
+    const exit = await d.exit;
+    expect(exit.code, d.stderr()).toBe(0);
+    // the lines before the rm come back with them: they share the removed file, and keeping them loses nothing
+    expect(compareNs(parsed(0, 1500), rescueNs(rescue))).toEqual({ missing: [], duplicates: 0 });
+  }, 60_000);
 });
