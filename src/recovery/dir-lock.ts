@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
-import { WrError } from '../errors.js';
+import { WrError, errnoCode } from '../errors.js';
 import { writeFileAtomicSync } from '../platform/atomic-write.js';
 import { pidAlive } from '../platform/pid-alive.js';
 import { rescueLayout } from '../rescue/layout.js';
@@ -25,16 +25,23 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
     onCompromised(err);
   };
   const retake = (): void => {
-    if (released) return;
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (err) {
-      return lose(err as Error);
-    }
-    lockfile.lock(dir, opts).then((r) => {
-      release = r;
+    let locked = false;
+    const attempt = async (): Promise<void> => {
+      if (released) return;
+      if (!locked) {
+        mkdirSync(dir, { recursive: true });
+        release = await lockfile.lock(dir, opts);
+        locked = true;
+      }
       writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
-    }, lose);
+    };
+    const tryAgain = (): void =>
+      void attempt().catch((err: unknown) => {
+        if (errnoCode(err) === 'ELOCKED') return lose(err as Error);
+        // the directory went again while we took it (an `rm -rf` still under way): try again shortly
+        setTimeout(tryAgain, 200).unref();
+      });
+    tryAgain();
   };
   const opts = { lockfilePath: lockPath, realpath: false, stale: 10_000, update: 2_500, onCompromised: retake };
   const owned = (r: () => Promise<void>): (() => Promise<void>) => {

@@ -103,6 +103,12 @@ export class ReplayHandler implements JobHandler {
       this.d.log.info({ job: job.id }, 'rescue file already gone (finished before a restart)');
       return;
     }
+    if (rf.size === 0 && this.d.clock.now() - rf.mtimeMs < EMPTY_SETTLE_MS) {
+      // seen between its creation and its first write (written in place, not renamed in): deleting
+      // it now would lose what comes next. The job completes; a rescan finds the file again.
+      this.d.log.info({ job: job.id }, 'rescue file empty and new: kept for a later scan');
+      return;
+    }
     const lines = await this.replayFile(job, route.spec, rf, signal);
     // written in place while replayed (a `cp` into the directory): keep it, and the retry reads it again
     if (rf.changed()) throw new WrError('IO_ERROR', `rescue file ${job.id} changed while it was replayed (written in place? move files in with a rename); it is kept and replayed again`);
@@ -243,6 +249,9 @@ export class ReplayHandler implements JobHandler {
     for (const b of this.backends.values()) await (await b).close().catch(() => undefined);
   }
 }
+
+/** An empty rescue file younger than this may still be being written: it is not finished (deleted) yet. */
+export const EMPTY_SETTLE_MS = 2000;
 
 interface Position {
   offset: number;

@@ -23,6 +23,8 @@ export class RescueFile {
     private readonly whole: Buffer | undefined,
     /** Inode, size and mtime when opened, for `changed()`. */
     private readonly stamp: string,
+    /** Last modification, ms since the epoch. */
+    readonly mtimeMs: number,
   ) {}
 
   /**
@@ -54,7 +56,7 @@ export class RescueFile {
       const whole = size <= SMALL_FILE_BYTES ? readAll(fd, size) : undefined;
       const head = whole ? whole.subarray(0, 4096) : readAll(fd, Math.min(size, 4096));
       const identity = `${st.ino}-${st.birthtimeNs}-${size}-${crc32(head).toString(16)}`;
-      return new RescueFile(file, size, identity, whole, stampOf(st));
+      return new RescueFile(file, size, identity, whole, stampOf(st), Number(st.mtimeMs));
     } finally {
       closeSync(fd); // a large file is streamed through its own handle
     }

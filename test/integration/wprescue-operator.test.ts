@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bin, cli } from '../helpers/cli.js';
@@ -20,8 +20,9 @@ describe('wprescue daemon, the rescue directory removed under it', () => {
     writeRescueFile(rescue, 'app', 'main', T0, 0, range(0, 10));
     const d = startNode(bin('wprescue'), ['daemon', '--rate', '400', '-w', root]);
     await until(() => outputNs(out).length === 10, 20_000);
-    rmSync(rescue, { recursive: true, force: true }); // lock, pid file and recover.lock with it
-    writeRescueFile(rescue, 'app', 'main', T0 + 1000, 0, range(10, 3010)); // wparse spills again
+    rmSync(rescue, { recursive: true, force: true, maxRetries: 10 }); // lock, pid file and recover.lock with it
+    const spilled = writeRescueFile(rescue, 'app', 'main', T0 + 1000, 0, range(10, 3010), { locked: true }); // wparse spills again
+    renameSync(spilled, spilled.slice(0, -'.lock'.length)); // and releases the file
     // the daemon takes its lock back (proper-lockfile notices within 2.5 s) and finds the new file
     await until(() => existsSync(path.join(rescue, '.wprescue.pid')), 30_000);
     await until(() => outputNs(out).length >= 1000, 30_000);
@@ -43,7 +44,7 @@ describe('wprescue daemon, the rescue directory removed under it', () => {
     const rescue = path.join(root, 'data/rescue');
     const d = startNode(bin('wprescue'), ['daemon', '-w', root]);
     await until(() => existsSync(path.join(rescue, '.wprescue.pid')), 20_000);
-    rmSync(rescue, { recursive: true, force: true });
+    rmSync(rescue, { recursive: true, force: true, maxRetries: 10 });
     mkdirSync(path.join(rescue, '.wprescue.lock'), { recursive: true }); // another owner (this live test process)
     writeFileSync(path.join(rescue, '.wprescue.pid'), `${process.pid}\n`);
     const exit = await d.exit;
@@ -61,12 +62,14 @@ describe('wprescue daemon, the rescue directory removed under it', () => {
     writeRescueFile(rescue, 'app', 'main', T0, 0, range(0, 10));
     const d = startNode(bin('wprescue'), ['daemon', '-w', root]);
     await until(() => outputNs(out).length === 10, 20_000);
-    rmSync(rescue, { recursive: true, force: true });
-    rmSync(queue, { recursive: true, force: true });
-    writeRescueFile(rescue, 'app', 'main', T0 + 1000, 0, range(10, 1010));
+    rmSync(rescue, { recursive: true, force: true, maxRetries: 10 });
+    rmSync(queue, { recursive: true, force: true, maxRetries: 10 });
+    const first = writeRescueFile(rescue, 'app', 'main', T0 + 1000, 0, range(10, 1010), { locked: true });
+    renameSync(first, first.slice(0, -'.lock'.length));
     await until(() => outputNs(out).length === 1010, 20_000);
     await until(() => existsSync(queue), 20_000); // the next snapshot's rotation (the one that got stuck before)
-    writeRescueFile(rescue, 'app', 'main', T0 + 2000, 0, range(1010, 1110));
+    const second = writeRescueFile(rescue, 'app', 'main', T0 + 2000, 0, range(1010, 1110), { locked: true });
+    renameSync(second, second.slice(0, -'.lock'.length));
     await until(() => outputNs(out).length >= 1110, 30_000);
     d.child.kill('SIGTERM');
     const exit = await d.exit;
@@ -114,7 +117,6 @@ describe('wprescue daemon and symlinks in the rescue directory', () => {
     const out = path.join(root, 'data/out_dat/app.json');
     // released while it runs: only the watcher can find it (the rescan is ten minutes away)
     const f = writeRescueFile(rescue, 'app', 'main', T0, 0, range(0, 10), { locked: true });
-    const { renameSync } = await import('node:fs');
     renameSync(f, f.slice(0, -'.lock'.length));
     await until(() => outputNs(out).length === 10 || d.child.exitCode !== null, 20_000);
     await until(() => !existsSync(f.slice(0, -'.lock'.length)) || d.child.exitCode !== null, 20_000);
@@ -159,7 +161,7 @@ describe('wparse spilling while data/rescue is removed', () => {
     };
     const d = startNode(bin('wparse'), ['daemon', '-w', root]);
     await until(() => existsSync(rescue) && rescueNs(rescue).length === parsed(0, 1000).length, 20_000);
-    rmSync(rescue, { recursive: true, force: true });
+    rmSync(rescue, { recursive: true, force: true, maxRetries: 10 });
     appendFileSync(path.join(root, 'data/in_dat/input.log'), makeInput(500, 1000));
     for (let n = 0; n < parsed(0, 1500).length; n = await rescued()) await new Promise((r) => setTimeout(r, 50));
     d.child.kill('SIGTERM');
