@@ -98,7 +98,7 @@ program.addCommand(
 program.addCommand(
   addCommonHelp(
     new Command('enqueue')
-      .description('add released rescue files (inside rescue.path) to the queue by hand')
+      .description('add released rescue files (inside rescue.path, not under dead/: see requeue --dead) to the queue by hand')
       .addOption(workRootOption())
       .argument('<file...>', 'rescue .dat files')
       .action(async (files: string[], opts: { workRoot?: string }) => {

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, type Node } from 'yaml';
 import { captureNames } from '../platform/capture-names.js';
+import { classify } from '../rescue/layout.js';
 import { serverProblems } from '../sinks/nats/connection.js';
 import { SINK_TYPES, paramsSchema } from '../sinks/registry.js';
 import { loadEngineConfig, type EngineConfig } from './engine-config.js';
@@ -95,6 +96,11 @@ export function collectWorkRoot(root: string, problems: Problem[]): WorkRoot {
     const nameNode = src.doc.getIn(['group', 'name'], true) as Node;
     if (seen.has(raw.name)) problemAt(ctx, nameNode, 'group.name', `group ${JSON.stringify(raw.name)} is already defined in ${seen.get(raw.name)}`);
     seen.set(raw.name, file);
+    // the name is the group's directory under rescue.path: one wprescue skips (dead/, its lock files)
+    // or that leaves it (`.`, `..`) would leave the group's rescue files never replayed
+    if (raw.name === '.' || raw.name === '..' || classify(raw.name) !== 'foreign') {
+      problemAt(ctx, nameNode, 'group.name', `group name ${JSON.stringify(raw.name)} is reserved: it names the group's rescue directory, and wprescue would never replay files there`);
+    }
     if (kind === 'infra' && !(INFRA_GROUPS as readonly string[]).includes(raw.name)) {
       problemAt(ctx, nameNode, 'group.name', `infra groups are ${INFRA_GROUPS.join(', ')}; got ${JSON.stringify(raw.name)}`);
     }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RecoverCheckpoint } from '../recovery/checkpoint.js';
 import { parseRescueJobId } from '../rescue/file-name.js';
@@ -45,8 +45,14 @@ export function rescueStat(rescuePath: string, now = Date.now()): RescueStat {
       if (name.startsWith('.') || name.endsWith('.owner')) continue;
       const full = path.join(dir, name);
       const id = rel ? `${rel}/${name}` : name;
-      const st = statSync(full);
+      let st;
+      try {
+        st = statSync(full);
+      } catch {
+        continue; // a dangling link or a link loop: nothing wprescue would replay either
+      }
       if (st.isDirectory()) {
+        if (lstatSync(full).isSymbolicLink()) continue; // as wprescue: a linked directory is not walked (a link back to the root looped)
         if (classify(rel ? `${rel}/${name}` : name) === 'dead-dir') out.dead = readdirSync(full, { recursive: true }).filter((n) => String(n).endsWith('.dat')).length;
         else walk(full, id);
         continue;

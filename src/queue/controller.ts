@@ -1,5 +1,5 @@
 import { backoffDelay, type BackoffPolicy } from '../platform/backoff.js';
-import { errorMessage, isPermanent } from '../errors.js';
+import { errorMessage, isPermanent, isWrError } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../platform/clock.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -176,7 +176,7 @@ export class QueueController {
       return;
     }
     if (err === undefined) {
-      await this.opts.store.transition('ACK', job.id);
+      await this.record('ACK', job.id);
       this.opts.metrics?.jobsCompleted.inc();
       this.opts.onCompleted?.(job);
       return;
@@ -184,16 +184,33 @@ export class QueueController {
     const message = errorMessage(err);
     const current = this.opts.store.get(job.id)!;
     if (isPermanent(err) || current.attempt + 1 > this.opts.maxRetry) {
-      await this.opts.store.transition('DEAD', job.id, { error: message });
+      await this.record('DEAD', job.id, { error: message });
       this.opts.metrics?.jobsDead.inc();
       this.log.error({ job: job.id, error: message, attempts: current.attempt + 1 }, 'job dead');
       await this.opts.handler.onDead?.(this.opts.store.get(job.id)!, message);
       return;
     }
     const notBefore = this.clock.now() + this.backoffMs(current.attempt);
-    await this.opts.store.transition('RETRY', job.id, { error: message, notBefore });
+    await this.record('RETRY', job.id, { error: message, notBefore });
     this.opts.metrics?.jobsRetried.inc();
     this.log.warn({ job: job.id, error: message, attempt: current.attempt + 1, notBefore }, 'job failed, will retry');
+  }
+
+  /**
+   * Records a job's result. An append the WAL refuses (disk full) is tried again, the job's key held
+   * meanwhile: given up, the job would stay in flight with no one running it (never retried, never
+   * finished) until a restart. A stop ends the wait; the job is then requeued on the next start.
+   */
+  private async record(type: 'ACK' | 'RETRY' | 'DEAD', id: string, data?: Record<string, unknown>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.opts.store.transition(type, id, data);
+      } catch (err) {
+        if (this.stopping || isWrError(err)) throw err; // an illegal transition will not become legal
+        this.log.error({ job: id, event: type, err: errorMessage(err) }, 'recording a job result failed, trying again');
+        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(1000, this.backoffMs(attempt))));
+      }
+    }
   }
 
   backoffMs(attempt: number): number {

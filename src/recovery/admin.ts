@@ -10,7 +10,7 @@ import { repairWal, type RepairReport } from '../queue/wal/repair.js';
 import { parseRescueJobId } from '../rescue/file-name.js';
 import { lockRescueDir } from './dir-lock.js';
 import { jobPayload } from './discovery.js';
-import { rescueLayout } from '../rescue/layout.js';
+import { classify, rescueLayout } from '../rescue/layout.js';
 
 /** Queue administration for `wprescue status | enqueue | requeue --dead | queue repair`. */
 const dirs = (wr: WorkRoot): { rescueDir: string; queueDir: string } => ({
@@ -79,6 +79,8 @@ export async function enqueueFiles(wr: WorkRoot, files: string[]): Promise<Array
       const id = path.relative(rescueDir, abs).split(path.sep).join('/');
       if (id.startsWith('..') || path.isAbsolute(id)) throw new WrError('USAGE', `${f} is not inside the rescue directory ${rescueDir}`);
       if (!existsSync(abs)) throw new WrError('USAGE', `${f} does not exist`);
+      // its job id would name a group dead/<group> that no config has: it would die again, one level deeper
+      if (classify(id.split('/')[0]!) === 'dead-dir') throw new WrError('USAGE', `${f} is quarantined in dead/; \`wprescue requeue --dead\` gives dead jobs another run`);
       if (!parseRescueJobId(id)) throw new WrError('RESCUE_NAME_INVALID', `${f}: not a released rescue file <group>/<sink>-YYYY-MM-DD_HH:MM:SS-<seq>.dat`);
       out.push({ file: abs, id, added: await store.enqueue(id, jobPayload(id)) });
     }

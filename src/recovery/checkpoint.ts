@@ -1,7 +1,7 @@
-import { closeSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { errnoCode } from '../errors.js';
+import { WrError, errnoCode, errorMessage } from '../errors.js';
 import { tmpPathFor } from '../platform/atomic-write.js';
 
 /**
@@ -102,6 +102,8 @@ export class RecoverCheckpoint {
   private readonly encoded = new Map<string, string>();
   private seq: number;
   private slot: number;
+  /** The file held bytes but no readable state: every entry is lost, so files resume from 0. */
+  readonly unreadable: boolean;
   private fd: number | undefined;
   private dirty = false;
 
@@ -109,7 +111,9 @@ export class RecoverCheckpoint {
     readonly file: string,
     private readonly durable: boolean,
   ) {
-    const parsed = parseCheckpoint(readBytes(file));
+    const bytes = readBytes(file);
+    const parsed = parseCheckpoint(bytes);
+    this.unreadable = bytes.length > 0 && parsed.seq === 0 && Object.keys(parsed.files).length === 0 && !isEmptyV1(bytes);
     this.files = parsed.files;
     for (const [job, p] of Object.entries(this.files)) this.encoded.set(job, entryJson(job, p));
     this.seq = parsed.seq;
@@ -161,7 +165,14 @@ export class RecoverCheckpoint {
     this.dirty = false;
     this.seq++;
     const data = encodeEntries(this.seq, this.encoded.values());
-    if (this.fd === undefined && this.slot > 0) this.fd = openSync(this.file, 'r+'); // a version 2 file: update in place
+    // Removed under us (`rm -rf data/rescue` beside a running daemon): updates in place would land in
+    // an unlinked inode and a restart would resume from nothing, replaying every confirmed line again.
+    if (this.fd !== undefined && fstatSync(this.fd).nlink === 0) {
+      closeSync(this.fd);
+      this.fd = undefined;
+      this.slot = 0;
+    }
+    if (this.fd === undefined && this.slot > 0) this.fd = openIfExists(this.file); // a version 2 file: update in place
     if (this.fd === undefined || data.length > this.slot) {
       this.rebuild(data);
       return;
@@ -178,6 +189,7 @@ export class RecoverCheckpoint {
     const whole = Buffer.alloc(slot * 2);
     data.copy(whole, (this.seq % 2) * slot);
     const tmp = tmpPathFor(this.file);
+    mkdirSync(path.dirname(this.file), { recursive: true });
     const fd = openSync(tmp, 'w');
     try {
       writeSync(fd, whole);
@@ -197,11 +209,29 @@ export class RecoverCheckpoint {
   }
 }
 
+function isEmptyV1(bytes: Buffer): boolean {
+  try {
+    return (JSON.parse(bytes.toString('utf8')) as { version?: unknown }).version === 1;
+  } catch {
+    return false;
+  }
+}
+
+function openIfExists(file: string): number | undefined {
+  try {
+    return openSync(file, 'r+');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
 function readBytes(file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return Buffer.alloc(0);
-    throw err;
+    // a directory or an unreadable file in its place: say which file, not an internal error
+    throw new WrError('IO_ERROR', `cannot read the replay checkpoint ${file}: ${errorMessage(err)}`, err);
   }
 }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
-import { WrError } from '../errors.js';
+import { WrError, errnoCode } from '../errors.js';
 import { writeFileAtomicSync } from '../platform/atomic-write.js';
 import { pidAlive } from '../platform/pid-alive.js';
 import { rescueLayout } from '../rescue/layout.js';
@@ -9,15 +9,47 @@ import { rescueLayout } from '../rescue/layout.js';
  * One wprescue per rescue directory: a proper-lockfile lock at `<rescue>/.wprescue.lock` plus a
  * `<rescue>/.wprescue.pid` naming the holder. A lock whose holder pid is dead (kill -9) is taken
  * over at once instead of waiting for it to go stale. Releasing removes the pid file first, so a
- * clean exit leaves neither behind.
+ * clean exit leaves neither behind. A lock removed under its holder (`rm -rf data/rescue` while a
+ * daemon runs; proper-lockfile notices within `update` ms) is taken again with its pid file, so a
+ * second wprescue still finds the directory owned; `onCompromised` is called only when that fails
+ * (another process took the lock first), and the holder must then stop.
  */
 export async function lockRescueDir(dir: string, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
   mkdirSync(dir, { recursive: true });
   const { dirLock: lockPath, dirPid: pidFile } = rescueLayout(dir);
-  const opts = { lockfilePath: lockPath, realpath: false, stale: 10_000, update: 2_500, onCompromised };
-  const owned = (release: () => Promise<void>): (() => Promise<void>) => {
+  let release: () => Promise<void> = () => Promise.resolve();
+  let released = false;
+  let lost = false; // the lock and pid file are another process's now: release must not touch them
+  const lose = (err: Error): void => {
+    lost = true;
+    onCompromised(err);
+  };
+  const retake = (): void => {
+    let locked = false;
+    const attempt = async (): Promise<void> => {
+      if (released) return;
+      if (!locked) {
+        mkdirSync(dir, { recursive: true });
+        release = await lockfile.lock(dir, opts);
+        locked = true;
+      }
+      writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
+    };
+    const tryAgain = (): void =>
+      void attempt().catch((err: unknown) => {
+        if (errnoCode(err) === 'ELOCKED') return lose(err as Error);
+        // the directory went again while we took it (an `rm -rf` still under way): try again shortly
+        setTimeout(tryAgain, 200).unref();
+      });
+    tryAgain();
+  };
+  const opts = { lockfilePath: lockPath, realpath: false, stale: 10_000, update: 2_500, onCompromised: retake };
+  const owned = (r: () => Promise<void>): (() => Promise<void>) => {
+    release = r;
     writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
     return async () => {
+      released = true;
+      if (lost) return;
       rmSync(pidFile, { force: true });
       await release();
     };

@@ -103,7 +103,15 @@ export class ReplayHandler implements JobHandler {
       this.d.log.info({ job: job.id }, 'rescue file already gone (finished before a restart)');
       return;
     }
+    if (rf.size === 0 && this.d.clock.now() - rf.mtimeMs < EMPTY_SETTLE_MS) {
+      // seen between its creation and its first write (written in place, not renamed in): deleting
+      // it now would lose what comes next. The job completes; a rescan finds the file again.
+      this.d.log.info({ job: job.id }, 'rescue file empty and new: kept for a later scan');
+      return;
+    }
     const lines = await this.replayFile(job, route.spec, rf, signal);
+    // written in place while replayed (a `cp` into the directory): keep it, and the retry reads it again
+    if (rf.changed()) throw new WrError('IO_ERROR', `rescue file ${job.id} changed while it was replayed (written in place? move files in with a rename); it is kept and replayed again`);
     // Crash-safe finish: EOF is checkpointed (durably) before the file goes, and the entry is dropped
     // after; the job is done once EOF is checkpointed (a file that outlives a crash replays nothing).
     this.deleter.delete(file, () => this.d.checkpoint.remove(job.id));
@@ -114,8 +122,9 @@ export class ReplayHandler implements JobHandler {
   private async replayFile(job: Job, spec: SinkSpec, rf: RescueFile, signal: AbortSignal): Promise<number> {
     const { identity, size } = rf;
     const saved = this.d.checkpoint.get(job.id);
-    const same = saved !== undefined && (saved.file === undefined || saved.file === identity);
-    if (saved && !same) this.d.log.warn({ job: job.id, offset: saved.offset }, 'checkpoint entry belongs to an earlier file of the same name: starting at 0');
+    // a version 1 entry has no identity: one past the file's end cannot be this file's (resuming there would skip it whole)
+    const same = saved !== undefined && (saved.file === undefined || saved.file === identity) && saved.offset <= size;
+    if (saved && !same) this.d.log.warn({ job: job.id, offset: saved.offset, size }, 'checkpoint entry belongs to an earlier file of the same name or lies past its end: starting at 0');
     let cp: Position = same ? { offset: saved.offset, lines: saved.lines } : { offset: 0, lines: 0 };
     const backend = await this.backendFor(spec);
     const stats = this.statsFor(spec.key);
@@ -240,6 +249,9 @@ export class ReplayHandler implements JobHandler {
     for (const b of this.backends.values()) await (await b).close().catch(() => undefined);
   }
 }
+
+/** An empty rescue file younger than this may still be being written: it is not finished (deleted) yet. */
+export const EMPTY_SETTLE_MS = 2000;
 
 interface Position {
   offset: number;

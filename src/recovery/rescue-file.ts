@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, type BigIntStats } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { errnoCode } from '../errors.js';
 import type { Clock } from '../platform/clock.js';
@@ -21,7 +21,25 @@ export class RescueFile {
     /** Inode, birth time, size and CRC-32 of the first 4 KiB: a new file under an old name differs. */
     readonly identity: string,
     private readonly whole: Buffer | undefined,
+    /** Inode, size and mtime when opened, for `changed()`. */
+    private readonly stamp: string,
+    /** Last modification, ms since the epoch. */
+    readonly mtimeMs: number,
   ) {}
+
+  /**
+   * True when the file under this path is no longer the one opened: replaced, or written since (a
+   * file copied into the rescue directory in place, `cp` rather than `mv`, is replayed while it is
+   * still being written). Deleting it then would lose what was written after the read.
+   */
+  changed(): boolean {
+    try {
+      return stampOf(statSync(this.path, { bigint: true })) !== this.stamp;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return false; // gone: nothing left to protect
+      throw err;
+    }
+  }
 
   /** Opens `file`, or undefined when it does not exist. */
   static open(file: string): RescueFile | undefined {
@@ -38,7 +56,7 @@ export class RescueFile {
       const whole = size <= SMALL_FILE_BYTES ? readAll(fd, size) : undefined;
       const head = whole ? whole.subarray(0, 4096) : readAll(fd, Math.min(size, 4096));
       const identity = `${st.ino}-${st.birthtimeNs}-${size}-${crc32(head).toString(16)}`;
-      return new RescueFile(file, size, identity, whole);
+      return new RescueFile(file, size, identity, whole, stampOf(st), Number(st.mtimeMs));
     } finally {
       closeSync(fd); // a large file is streamed through its own handle
     }
@@ -52,6 +70,10 @@ export class RescueFile {
     }
     yield* splitBatches(this.whole, from, batchSize);
   }
+}
+
+function stampOf(st: BigIntStats): string {
+  return `${st.ino}-${st.size}-${st.mtimeNs}`;
 }
 
 function readAll(fd: number, size: number): Buffer {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../platform/logger.js';
 import { classify, DEAD_DIR, rescueLayout } from '../rescue/layout.js';
 
@@ -55,7 +56,8 @@ export class RescueWatcher {
     const onFile = (p: string): void => {
       if (p.endsWith('.dat')) this.onDat(path.relative(root, p).split(path.sep).join('/'));
     };
-    this.watcher.on('add', onFile).on('change', onFile);
+    // an error event without a listener is thrown: a symlink loop (ELOOP) in the directory crashed the daemon
+    this.watcher.on('add', onFile).on('change', onFile).on('error', (err: unknown) => this.log.warn({ err: errorMessage(err) }, 'rescue directory watcher: error ignored, rescans go on'));
   }
 
   private stop(): void {

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkRoot } from '../config/work-root.js';
-import { errorMessage } from '../errors.js';
+import { WrError, errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { HealthProblem } from '../metrics/server.js';
 import type { Progress, StatTable } from '../platform/stat-table.js';
@@ -49,7 +49,13 @@ export interface RescueSummary {
 export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   const { wr, log, clock } = o;
   const rescueDir = path.resolve(wr.root, wr.engine.rescue.path);
-  const releaseDir = await lockRescueDir(rescueDir, (err) => log.error({ err: err.message }, 'rescue directory lock compromised'));
+  // the lock lost to another process (see lockRescueDir): stop replaying, that process owns the files now
+  const lockLost = new AbortController();
+  const releaseDir = await lockRescueDir(rescueDir, (err) => {
+    log.error({ err: err.message }, 'rescue directory lock lost to another process: stopping');
+    lockLost.abort(err);
+  });
+  const stopSignal = AbortSignal.any([o.signal, lockLost.signal]);
   const store = await QueueStore.open({
     dir: path.resolve(wr.root, wr.engine.queue.dir),
     fsync: wr.engine.queue.fsync,
@@ -61,6 +67,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   o.metrics?.recoveryDuration.set(store.recovery.ms / 1000);
   log.info({ ...store.recovery }, 'queue recovered');
   const checkpoint = new RecoverCheckpoint(rescueLayout(rescueDir).recoverLock, wr.engine.queue.fsync === 'always');
+  if (checkpoint.unreadable) log.warn({ file: checkpoint.file }, 'recover.lock unreadable (neither slot valid): files part-replayed before resume from their start');
   const limiter = createRateLimiter(o.rate ?? wr.engine.performance.rate_limit_rps);
   o.metrics?.rateLimit.set(limiter.rps);
   const handler = new ReplayHandler({ wr, rescueDir, checkpoint, limiter, batchSize: wr.engine.performance.batch_size, clock, log, ...(o.metrics ? { metrics: o.metrics } : {}) });
@@ -136,8 +143,8 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
       resolve();
     };
     // a stop signal may have come while the queue was opening: it has fired already then
-    if (o.signal.aborted) return finish();
-    o.signal.addEventListener('abort', finish, { once: true });
+    if (stopSignal.aborted) return finish();
+    stopSignal.addEventListener('abort', finish, { once: true });
     const tick = (): void => {
       // Batch mode replays what is there: while jobs are queued a rescan (a walk of every file) finds
       // nothing it needs, so it waits until the queue drains, then picks up late arrivals.
@@ -180,5 +187,6 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   const sinks = [...handler.stats.values()].map((s) => ({ key: s.key, replayed: s.replayed, bad: s.bad, skippedEmpty: s.skippedEmpty, rejected: s.rejected }));
   const dead = store.counts().dead;
   if (o.statSec) o.print(reporter.table(o.statSec, true));
+  if (lockLost.signal.aborted) throw new WrError('RESCUE_DIR_LOCKED', `rescue directory ${rescueDir} was taken by another process after its lock was removed; stopped`);
   return { replayed: sinks.reduce((a, s) => a + s.replayed, 0), dead, salvaged, sinks };
 }

@@ -1,4 +1,4 @@
-import { existsSync, promises as fsp2, type promises as fsp } from 'node:fs';
+import { constants as fsConstants, existsSync, promises as fsp2, type promises as fsp } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { WrError, errnoCode } from '../errors.js';
@@ -193,6 +193,27 @@ export class RescueWriter {
     return p;
   }
 
+  /**
+   * The file was removed while written (`rm -rf data/rescue` beside a running wparse): the lines
+   * appended since live only in the open inode, and the source counts them delivered. They are
+   * copied to a new file under the same name (through /proc/self/fd: our handle is append-only)
+   * before the release renames it, so nothing is lost; the lines from before the removal come with them.
+   */
+  private async restore(): Promise<void> {
+    (this.opts.log ?? silentLogger()).warn({ file: this.lockPath }, 'rescue file removed while written: its lines are written to a new file');
+    await this.fs.mkdir(path.dirname(this.lockPath));
+    // copied by the kernel (copy_file_range), not through memory: a rescue file may be gigabytes
+    await fsp2.copyFile(`/proc/self/fd/${this.fh.fd}`, this.lockPath, fsConstants.COPYFILE_EXCL).catch((err: unknown) => {
+      throw new WrError('RESCUE_WRITE_FAILED', `rescue file ${this.lockPath} was removed while written and cannot be copied back: ${errnoCode(err) ?? String(err)}`, err);
+    });
+    const fh = await this.fs.open(this.lockPath, 'r+');
+    try {
+      await this.fs.datasync(fh);
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** Flush, fsync, drop the ownership lock, rename `.dat.lock` → `.dat`, fsync the directory. */
   async release(): Promise<string> {
     if (this.released) return this.lockPath.slice(0, -'.lock'.length);
@@ -202,6 +223,7 @@ export class RescueWriter {
     await this.syncing?.catch(() => undefined); // its failure, if it lasts, shows in the sync below
     await this.fs.datasync(this.fh);
     waiters.forEach((w) => w.resolve());
+    if ((await this.fh.stat()).nlink === 0) await this.restore();
     await this.fh.close();
     const dat = this.lockPath.slice(0, -'.lock'.length);
     await this.fs.rename(this.lockPath, dat);

@@ -32,6 +32,21 @@ describe('config traps', () => {
     expect(existsSync(path.join(root, 'data', 'out_dat', 'app.json'))).toBe(false);
   });
 
+  it('a group named dead, . or ..: exit 2 naming the key (was: its rescue files sat in dead/, at the root or outside rescue.path, never replayed)', () => {
+    for (const name of ['dead', '.', '..', 'recover.lock']) {
+      const root = makeWorkRoot(tmpDir(), {
+        input: makeInput(20),
+        groups: { app: `group:\n  name: "${name}"\n  rule: ["/app/*"]\n  sinks:\n    - name: main\n      connect: rescue_json\n      params: { file: app.json, stages: [{unhealthy: forever}] }\n` },
+      });
+      for (const cmd of ['wparse', 'wprescue'] as const) {
+        const r = cli(cmd, ['batch', '-w', root]);
+        expect(r.code, `${name} ${cmd}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toContain(`sink/business.d/app.yaml:2:9: group.name: group name ${JSON.stringify(name)} is reserved`);
+      }
+      expect(existsSync(path.join(root, 'data', 'rescue'))).toBe(false);
+    }
+  });
+
   it('queue.dir under a file: exit 2 naming the key and the file in the way', () => {
     const root = makeWorkRoot(tmpDir(), { engine: 'version: 1\nqueue: { dir: ./data/state/queue }\n' });
     writeFileSync(path.join(root, 'data', 'state'), '');

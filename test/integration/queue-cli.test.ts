@@ -41,6 +41,17 @@ describe('wprescue queue commands', () => {
     expect(outputNs(path.join(root, 'data/out_dat/app.json'))).toEqual(range(0, 20));
   });
 
+  it('enqueue refuses a quarantined file under dead/ and names requeue --dead (was: a job dead/<group>/… that died again and moved the file to dead/dead/)', () => {
+    const root = makeWorkRoot(tmpDir(), { engine: FAST });
+    const rescue = path.join(root, 'data/rescue');
+    const q = writeRescueFile(path.join(rescue, 'dead'), 'app', 'main', T0, 0, range(0, 20));
+    const r = cli('wprescue', ['enqueue', q, '-w', root]);
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/is quarantined in dead\/; `wprescue requeue --dead` gives dead jobs another run/)]);
+    const st = JSON.parse(cli('wprescue', ['status', '--json', '-w', root]).stdout) as { counts: Record<string, number> };
+    expect(st.counts).toMatchObject({ pending: 0, dead: 0 });
+    expect(existsSync(q)).toBe(true);
+  });
+
   it('status names a damaged WAL record before any start; queue repair, for an operator who looks first, keeps a backup and fixes it', async () => {
     const root = makeWorkRoot(tmpDir(), { engine: FAST });
     const rescue = path.join(root, 'data/rescue');

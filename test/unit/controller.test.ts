@@ -4,7 +4,9 @@ import { WrError } from '../../src/errors.js';
 import { QueueController, type ControllerOptions, type JobHandler } from '../../src/queue/controller.js';
 import { countByState, type Job } from '../../src/queue/job-state.js';
 import { QueueStore, readQueueState } from '../../src/queue/store.js';
+import { realFs, type FsPort } from '../../src/platform/fs-port.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { pino } from 'pino';
 import { until } from '../helpers/until.js';
 
 /** A handler whose jobs the test finishes by hand: `started` in order, `finish(id, err?)`. */
@@ -80,6 +82,50 @@ describe('queue controller', () => {
     await until(() => handler.dead.length === 1);
     expect(store.get('j')).toMatchObject({ state: 'dead', lastError: 'boom 3' });
     expect(handler.dead).toEqual([['j', 'boom 3']]);
+    await controller.stop();
+  });
+
+  it('a result the WAL cannot record (disk full) is recorded once space returns: the job is retried, not left in flight with no one running it', async () => {
+    let full = false;
+    let refused = 0;
+    const fs: FsPort = {
+      ...realFs,
+      writeSync(fh, buf) {
+        if (full) {
+          refused++;
+          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        }
+        realFs.writeSync(fh, buf);
+      },
+    };
+    const clock = new ManualClock(1_000_000);
+    const store = await QueueStore.open({ dir: tmpDir(), fsync: 'none', clock, fs });
+    const handler = manualHandler();
+    const unrecorded = new Set<string>();
+    const log = pino({ level: 'error' }, { write: (line: string) => void unrecorded.add(String((JSON.parse(line) as { job?: string }).job)) });
+    const controller = new QueueController({
+      store, handler, clock, log, workers: 2, maxRetry: 3, taskTimeoutMs: 60_000, snapshotIntervalMs: 1_000_000,
+      backoff: { initialMs: 100, maxMs: 250, jitter: 0 }, random: () => 0.5, keyOf: (j) => j.id, compare: () => 0,
+    });
+    await store.enqueue('fails', {});
+    await store.enqueue('works', {});
+    controller.start();
+    await until(() => handler.running.size === 2);
+    full = true;
+    handler.finish('fails', new Error('sink down'));
+    handler.finish('works');
+    await until(() => unrecorded.has('fails') && unrecorded.has('works')); // RETRY and ACK both refused
+    expect(refused).toBeGreaterThan(0);
+    full = false;
+    const step = async (): Promise<void> => {
+      clock.advance(50);
+      await new Promise((r) => setImmediate(r));
+    };
+    for (let i = 0; i < 100 && (store.get('works')!.state !== 'completed' || !handler.running.has('fails')); i++) await step();
+    expect(store.get('works')!.state).toBe('completed');
+    expect(store.get('fails')).toMatchObject({ state: 'in_flight', attempt: 1, lastError: 'sink down' }); // retried after its backoff
+    handler.finish('fails');
+    await until(() => store.get('fails')!.state === 'completed');
     await controller.stop();
   });
 

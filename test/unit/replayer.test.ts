@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkRoot } from '../../src/config/work-root.js';
@@ -8,7 +8,7 @@ import { isPermanent } from '../../src/errors.js';
 import type { Job } from '../../src/queue/job-state.js';
 import { RecoverCheckpoint } from '../../src/recovery/checkpoint.js';
 import { createRateLimiter } from '../../src/recovery/rate-limiter.js';
-import { ReplayHandler } from '../../src/recovery/replayer.js';
+import { EMPTY_SETTLE_MS, ReplayHandler } from '../../src/recovery/replayer.js';
 import { encodeRescueLine } from '../../src/rescue/line-format.js';
 import { OK, type SinkBackend, type WriteOutcome } from '../../src/sinks/contract.js';
 import type { SinkEntry } from '../../src/record.js';
@@ -138,6 +138,64 @@ describe('replayer and the sink contract', () => {
     await checkpoint.set(id, { offset: lineStart(file, 200), lines: 200, file: '1-2-3-deadbeef' });
     await handler.run(job(id), new AbortController().signal);
     expect(backend.received).toEqual(range(0, 300));
+  });
+
+  it('a version 1 entry (no identity) past the end of its file is not resumed from: the file replays from 0, not skipped whole', async () => {
+    const backend = new WindowBackend(0);
+    const { root, rescueDir, job } = setup(backend);
+    const file = writeRescueFile(rescueDir, 'a', 's1', T0, 0, range(0, 30));
+    const id = path.relative(rescueDir, file);
+    writeFileSync(path.join(rescueDir, 'recover.lock'), JSON.stringify({ version: 1, files: { [id]: { offset: 999_999, lines: 5000 } } }));
+    const checkpoint = new RecoverCheckpoint(path.join(rescueDir, 'recover.lock'), true); // read now, as a restart would
+    const handler = new ReplayHandler({
+      wr: loadWorkRoot(root), rescueDir, checkpoint, limiter: createRateLimiter(0), batchSize: 100, clock: new ManualClock(T0), log: silentLogger(), createBackend: () => backend,
+    });
+    await handler.run(job(id), new AbortController().signal);
+    expect(backend.received).toEqual(range(0, 30));
+  });
+
+  it('a file written in place while it is replayed (cp, not mv) is kept, not deleted; the retry delivers what came after', async () => {
+    const backend = new WindowBackend(0);
+    const { rescueDir, handler, job } = setup(backend);
+    const file = writeRescueFile(rescueDir, 'a', 's1', T0, 0, range(0, 10));
+    const id = path.relative(rescueDir, file);
+    const write = backend.write.bind(backend);
+    backend.write = (entries) => {
+      if (backend.writes === 0) appendFileSync(file, range(10, 20).map((n) => encodeRescueLine({ id: `src:${n}`, kind: 'record', record: { n } })).join(''));
+      return write(entries);
+    };
+    await expect(handler.run(job(id), new AbortController().signal)).rejects.toMatchObject({ code: 'IO_ERROR' });
+    await handler.filesDeleted();
+    expect(existsSync(file)).toBe(true);
+    await handler.run(job(id), new AbortController().signal);
+    await handler.filesDeleted();
+    expect(existsSync(file)).toBe(false);
+    // the file changed, so its checkpoint no longer applies: what was read before is sent again, nothing is lost
+    expect(backend.received).toEqual([...range(0, 10), ...range(0, 20)]);
+  });
+
+  it('an empty file seen before its first write (written in place) is kept; once written its lines replay; an empty file that has settled is deleted', async () => {
+    const backend = new WindowBackend(0);
+    const { root, rescueDir, job } = setup(backend);
+    const file = writeRescueFile(rescueDir, 'a', 's1', T0, 0, []);
+    const clock = new ManualClock(statSync(file).mtimeMs);
+    const handler = new ReplayHandler({
+      wr: loadWorkRoot(root), rescueDir, checkpoint: new RecoverCheckpoint(path.join(rescueDir, 'recover.lock'), true), limiter: createRateLimiter(0), batchSize: 100, clock, log: silentLogger(), createBackend: () => backend,
+    });
+    const id = path.relative(rescueDir, file);
+    await handler.run(job(id), new AbortController().signal);
+    await handler.filesDeleted();
+    expect(existsSync(file)).toBe(true);
+    appendFileSync(file, range(0, 5).map((n) => encodeRescueLine({ id: `src:${n}`, kind: 'record', record: { n } })).join(''));
+    await handler.run(job(id), new AbortController().signal);
+    await handler.filesDeleted();
+    expect(existsSync(file)).toBe(false);
+    expect(backend.received).toEqual(range(0, 5));
+    const settled = writeRescueFile(rescueDir, 'a', 's1', T0, 1, []);
+    clock.advance(statSync(settled).mtimeMs + EMPTY_SETTLE_MS - clock.now());
+    await handler.run(job(path.relative(rescueDir, settled)), new AbortController().signal);
+    await handler.filesDeleted();
+    expect(existsSync(settled)).toBe(false);
   });
 
   it('a line of invalid UTF-8 bytes is set aside with its true line number and byte offset; offsets stay exact', async () => {

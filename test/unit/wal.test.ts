@@ -266,6 +266,22 @@ describe('WAL writer durability', () => {
     await w.close();
   });
 
+  it('a rotation that could not open its new segment fails alone: the next append opens one and lands in it', async () => {
+    const dir = tmpDir();
+    let failOpen = false;
+    const fs: FsPort = { ...realFs, open: (p, flags, mode) => (failOpen ? Promise.reject(Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' })) : realFs.open(p, flags, mode)) };
+    const w = await WalWriter.open({ dir, fsync: 'none', nextSeq: 1, fs });
+    await w.append([{ type: 'ENQUEUE', job: 'a', ts: 1, data: {} }]);
+    failOpen = true;
+    await expect(w.rotate()).rejects.toThrow(/EMFILE/);
+    failOpen = false;
+    const [ev] = await w.append([{ type: 'ENQUEUE', job: 'b', ts: 2, data: {} }]);
+    expect(ev!.seq).toBe(2);
+    expect(w.currentSegment).toBe(path.join(dir, walName(2)));
+    await w.close();
+    expect(readFileSync(path.join(dir, walName(2)), 'utf8')).toBe(encodeEvent(ev!));
+  });
+
   it('fsync none never syncs; batch syncs on the timer', async () => {
     for (const policy of ['none', 'batch'] as const) {
       const dir = tmpDir();

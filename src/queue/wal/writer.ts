@@ -111,6 +111,8 @@ export class WalWriter {
   }
 
   private async startSegment(): Promise<void> {
+    // the queue directory may have been removed under a running daemon (`rm -rf data/.run`)
+    await this.fs.mkdir(this.opts.dir);
     this.file = path.join(this.opts.dir, walName(this.seq));
     this.fh = await this.fs.open(this.file, 'a+');
     this.size = (await this.fh.stat()).size;
@@ -140,6 +142,13 @@ export class WalWriter {
       }
       const batch: Array<Extract<Item, { kind: 'write' }>> = [];
       while (this.queue[0]?.kind === 'write') batch.push(this.queue.shift() as Extract<Item, { kind: 'write' }>);
+      try {
+        // a rotation that failed (no directory, no space) left no segment open: start one, named by the batch's first seq
+        if (!this.fh) await this.startSegment();
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+        continue;
+      }
       const first = this.seq;
       const written = batch.map((w) => w.events.map((e) => ({ ...e, seq: this.seq++ })));
       try {
@@ -153,7 +162,7 @@ export class WalWriter {
       }
       if (this.size >= (this.opts.segmentBytes ?? 64 * 1024 * 1024) && this.queue.length === 0) {
         await this.closeSegment();
-        await this.startSegment();
+        await this.startSegment().catch(() => undefined); // no segment open: the next append tries again and fails alone
       }
     }
   }
