@@ -229,6 +229,9 @@ export class FileSource implements Source {
     const { o } = this;
     // batch mode reads a big glob a few files at a time (descriptors are finite); a daemon follows all
     while (!o.follow && this.tails.size >= BATCH_OPEN_FILES) await Promise.race([...this.tails.values()].map((t) => t.done));
+    // a file already followed is known by a stat: no open and close of every file at every rescan
+    const known = this.followed(p);
+    if (known) return known;
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(p, 'r');
@@ -271,6 +274,21 @@ export class FileSource implements Source {
     } finally {
       if (!keepOpen) await fh.close();
     }
+  }
+
+  /** The device:inode id of the file at `p` if a tail reads it (then kept at that path). */
+  private followed(p: string): string | undefined {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      return undefined;
+    }
+    const id = `${st.dev}:${st.ino}`;
+    const tail = this.tails.get(id);
+    if (!tail) return undefined;
+    tail.keep(p);
+    return id;
   }
 
   /** Writes every entry once more: size and mtime seen at the end of a file come after its last commit. */

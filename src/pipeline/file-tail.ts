@@ -42,6 +42,12 @@ export class FileTail {
   private retireAt: number | undefined;
   private restart: string | undefined;
   private lastMtime = -1n;
+  /**
+   * The source's signal seen through one of this tail's own: every wait at EOF adds and removes an
+   * abort listener, and adding one to an EventTarget costs a walk of its listeners (thousands of
+   * tails waiting on the source's signal made each poll cost as much as all of them).
+   */
+  private readonly signal: AbortSignal;
   readonly done: Promise<void>;
 
   constructor(
@@ -52,6 +58,7 @@ export class FileTail {
     private readonly d: TailDeps,
     private readonly onEntry: (e: FileCheckpoint) => void,
   ) {
+    this.signal = AbortSignal.any([d.signal]);
     this.done = this.run();
   }
 
@@ -77,7 +84,7 @@ export class FileTail {
       for (;;) {
         this.onEntry(this.entry);
         const end = await this.readGeneration();
-        if (this.d.signal.aborted || this.restart === undefined) {
+        if (this.signal.aborted || this.restart === undefined) {
           this.recordEnd(end);
           return;
         }
@@ -106,7 +113,7 @@ export class FileTail {
       batchSize: this.d.batchSize,
       follow: this.d.follow,
       clock: this.d.clock,
-      signal: this.d.signal,
+      signal: this.signal,
       wake: this.d.wake,
       stopAtEof: (pos) => this.atEof(pos),
       ...(this.d.pollMs ? { pollMs: this.d.pollMs } : {}),
@@ -177,8 +184,8 @@ export class FileTail {
     for (;;) {
       const head = readHead(this.fh.fd, !this.d.follow);
       if (head) return head;
-      if (this.d.signal.aborted || (this.retireAt !== undefined && this.d.clock.now() >= this.retireAt)) return undefined;
-      await Promise.race([sleep(this.d.clock, this.d.pollMs ?? 200, this.d.signal), this.d.wake()]);
+      if (this.signal.aborted || (this.retireAt !== undefined && this.d.clock.now() >= this.retireAt)) return undefined;
+      await Promise.race([sleep(this.d.clock, this.d.pollMs ?? 200, this.signal), this.d.wake()]);
     }
   }
 }

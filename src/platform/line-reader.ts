@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { fstatSync, promises as fsp } from 'node:fs';
 import { sleep, type Clock } from './clock.js';
 
 /**
@@ -14,7 +14,9 @@ import { sleep, type Clock } from './clock.js';
  *   a final line without `\n`, which counts only when not following);
  * - a batch's `buf` is never reused by the reader: callers may keep slices of it.
  * In follow mode the reader waits at EOF (polling every `pollMs`, or until `wake()` resolves) and
- * never yields a line without its `\n`.
+ * never yields a line without its `\n`; once at EOF it reads again only when fstat shows the file
+ * grew (a daemon following thousands of idle files would otherwise allocate a 1 MiB buffer and
+ * queue a read per file per poll, enough to keep a core busy and starve the files that do grow).
  */
 export interface LineBatch {
   buf: Buffer;
@@ -58,10 +60,12 @@ export async function* readLineBatches(opts: LineReadOptions): AsyncGenerator<Li
   try {
     let pos = opts.from; // file offset of the next byte to read
     let carry: Buffer = Buffer.alloc(0); // bytes of a line not yet ended, file offset pos - carry.length
+    let atEof = false;
     for (;;) {
       if (opts.signal?.aborted) return;
-      const { buf, n } = await (ahead ?? readAt(carry, pos));
+      const { buf, n }: { buf: Buffer; n: number } = atEof && fstatSync(fh.fd).size <= pos ? { buf: carry, n: 0 } : await (ahead ?? readAt(carry, pos));
       ahead = undefined;
+      atEof = n === 0;
       if (n === 0) {
         if (!opts.follow || opts.stopAtEof?.(pos)) {
           if (carry.length > 0) {

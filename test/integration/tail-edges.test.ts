@@ -1,0 +1,45 @@
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bin } from '../helpers/cli.js';
+import { startNode } from '../helpers/child.js';
+import { compareNs, fileLines, outputNs } from '../helpers/outputs.js';
+import { range } from '../helpers/rescue-files.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
+import { makeInput, makeWorkRoot } from '../helpers/work-root.js';
+
+/** Edge cases of the file source as a log shipper meets them, each against a real `wparse daemon`. */
+const kv = (from: number, to: number): number[] => range(from, to).filter((i) => i % 11 !== 10);
+const sources = (root: string, yaml: string): void => writeFileSync(path.join(root, 'conf/wpsrc.yaml'), yaml);
+
+/** CPU time (user + system) of a live process, in ms, from /proc. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ ticks
+}
+
+describe('file source edges', () => {
+  it('a daemon following 3000 files reads every line once, and idle it uses a small part of a core', async () => {
+    const FILES = 3000;
+    const root = makeWorkRoot(tmpDir());
+    sources(root, 'sources:\n  - key: src\n    params: { path: "./data/in_dat/f-*.log" }\n');
+    for (let i = 0; i < FILES; i++) writeFileSync(path.join(root, `data/in_dat/f-${i}.log`), makeInput(2, 2 * i));
+    const out = path.join(root, 'data/out_dat/app.json');
+    const d = startNode(bin('wparse'), ['daemon', '-w', root]);
+    await until(() => fileLines(out).length >= kv(0, 2 * FILES).length, 120_000);
+    // idle: 3000 tails at EOF used to allocate 1 MiB and queue a read per file per poll (over a
+    // core at 1000 files; at 3000 the reads starved the files that grew)
+    const pid = d.child.pid!;
+    const c0 = cpuMs(pid);
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 4000)); // the measure is a window of idle time
+    const share = (cpuMs(pid) - c0) / (Date.now() - t0);
+    expect(share, `idle CPU share ${share.toFixed(2)}`).toBeLessThan(0.6);
+    appendFileSync(path.join(root, 'data/in_dat/f-1234.log'), makeInput(3, 2 * FILES)); // still following
+    await until(() => fileLines(out).length >= kv(0, 2 * FILES + 3).length, 60_000);
+    d.child.kill('SIGTERM');
+    expect((await d.exit).code).toBe(0);
+    expect(compareNs(kv(0, 2 * FILES + 3), outputNs(out))).toEqual({ missing: [], duplicates: 0 });
+  }, 240_000);
+});
