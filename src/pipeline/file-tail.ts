@@ -116,6 +116,7 @@ export class FileTail {
       signal: this.signal,
       wake: this.d.wake,
       stopAtEof: (pos) => this.atEof(pos),
+      changed: () => this.rewritten(),
       ...(this.d.pollMs ? { pollMs: this.d.pollMs } : {}),
     });
     for await (const b of reader) {
@@ -167,6 +168,13 @@ export class FileTail {
       this.entry.mtime = st.mtimeNs;
     }
     return this.retireAt !== undefined && this.d.clock.now() >= this.retireAt;
+  }
+
+  /** Whether the open file no longer begins with this generation's head (checked after every read). */
+  private rewritten(): boolean {
+    if (headUnchanged(this.fh.fd, this.head)) return false;
+    this.restart = 'rewritten';
+    return true;
   }
 
   /** Batch mode: the file was read to `end`; remember size and mtime if that is all of it. */

@@ -43,6 +43,14 @@ export interface LineReadOptions {
    * (without waiting, the unfinished line yielded as the last): a rotated file is read to its end.
    */
   stopAtEof?: (pos: number) => boolean;
+  /**
+   * In follow mode, asked after every read that returned bytes: true when the file was rewritten in
+   * place under the handle (copytruncate, then written past the read position before the reader
+   * got there). The bytes just read are then not the file the reader was in: they are dropped and
+   * the reader stops as at EOF, the caller starting the new content from 0 (else what lay past the
+   * old read position was read twice, its first line torn).
+   */
+  changed?: () => boolean;
 }
 
 const CHUNK = 1 << 20;
@@ -66,8 +74,9 @@ export async function* readLineBatches(opts: LineReadOptions): AsyncGenerator<Li
       const { buf, n }: { buf: Buffer; n: number } = atEof && fstatSync(fh.fd).size <= pos ? { buf: carry, n: 0 } : await (ahead ?? readAt(carry, pos));
       ahead = undefined;
       atEof = n === 0;
-      if (n === 0) {
-        if (!opts.follow || opts.stopAtEof?.(pos)) {
+      const replaced = n > 0 && opts.follow && opts.changed?.() === true;
+      if (n === 0 || replaced) {
+        if (!opts.follow || replaced || opts.stopAtEof?.(pos)) {
           if (carry.length > 0) {
             const stop = carry[carry.length - 1] === 13 ? carry.length - 1 : carry.length;
             yield { buf: carry, starts: [0], stops: [stop], base: pos - carry.length, end: pos };
