@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -42,4 +43,27 @@ describe('file source edges', () => {
     expect((await d.exit).code).toBe(0);
     expect(compareNs(kv(0, 2 * FILES + 3), outputNs(out))).toEqual({ missing: [], duplicates: 0 });
   }, 240_000);
+
+  it('stdin: a 128 MB line, piped in 64 KB writes, is one record, and the lines around it too (a last line without newline)', async () => {
+    const root = makeWorkRoot(tmpDir());
+    sources(root, 'sources:\n  - key: in\n    type: stdin\n');
+    const child = spawn(process.execPath, [bin('wparse'), 'batch', '-w', root], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const write = (b: Buffer | string): Promise<void> => new Promise((resolve) => (child.stdin.write(b) ? resolve() : child.stdin.once('drain', resolve)));
+    await write('id=1 level=info msg=before\nid=7 level=info msg=');
+    const piece = Buffer.alloc(64 * 1024, 'x');
+    for (let i = 0; i < 2048; i++) await write(piece); // joined at every chunk, this line took minutes
+    await write('\nid=2 level=info msg=after\nid=3 level=info msg=last');
+    child.stdin.end();
+    expect(await exit, stderr).toBe(0);
+    const got = fileLines(path.join(root, 'data/out_dat/app.json')).map((l) => JSON.parse(l) as { n: number; msg: string });
+    expect(got.map((r) => [r.n, r.msg.length])).toEqual([
+      [1, 6],
+      [7, 128 * 1024 * 1024],
+      [2, 5],
+      [3, 4],
+    ]);
+  }); // the default 60 s: about 2 s now, 110 s when a long line was joined again at every chunk
 });
