@@ -1,5 +1,6 @@
 import { fstatSync, promises as fsp, statSync } from 'node:fs';
 import type { FSWatcher } from 'chokidar';
+import { errnoCode, errorMessage } from '../errors.js';
 import { sleep, type Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import { BatchChannel } from './batch-channel.js';
@@ -83,6 +84,8 @@ export class FileSource implements Source {
   private waitingLogged = false;
   /** Files (device:inode) seen without a whole first line yet: their identity is still unknown. */
   private readonly pendingHeads = new Set<string>();
+  /** Paths that matched but could not be opened (no read permission...): logged once each. */
+  private readonly unopenable = new Set<string>();
 
   constructor(private readonly o: FileSourceOptions) {
     this.ckpt = new SourceCheckpoint(o.checkpointFile);
@@ -235,9 +238,17 @@ export class FileSource implements Source {
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(p, 'r');
-    } catch {
-      return undefined; // gone since the scan
+    } catch (err) {
+      // gone since the scan: nothing to say; else (EACCES, EMFILE) the operator must hear of it,
+      // once: skipped in silence, a batch run exited 0 without the file's lines
+      if (errnoCode(err) !== 'ENOENT' && !this.unopenable.has(p)) {
+        this.unopenable.add(p);
+        const then = o.follow ? 'tried again at every rescan' : 'not read';
+        o.log.warn({ source: o.key, file: p, err: errorMessage(err) }, `input file cannot be opened: ${then}`);
+      }
+      return undefined;
     }
+    this.unopenable.delete(p);
     let keepOpen = false;
     try {
       const bs = fstatSync(fh.fd, { bigint: true });

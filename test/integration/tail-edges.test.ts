@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bin } from '../helpers/cli.js';
@@ -13,6 +13,11 @@ import { makeInput, makeWorkRoot } from '../helpers/work-root.js';
 /** Edge cases of the file source as a log shipper meets them, each against a real `wparse daemon`. */
 const kv = (from: number, to: number): number[] => range(from, to).filter((i) => i % 11 !== 10);
 const sources = (root: string, yaml: string): void => writeFileSync(path.join(root, 'conf/wpsrc.yaml'), yaml);
+
+const logOf = (root: string): string => {
+  const f = path.join(root, 'data/logs/wparse.log');
+  return existsSync(f) ? readFileSync(f, 'utf8') : '';
+};
 
 /** CPU time (user + system) of a live process, in ms, from /proc. */
 function cpuMs(pid: number): number {
@@ -66,4 +71,30 @@ describe('file source edges', () => {
       [3, 4],
     ]);
   }); // the default 60 s: about 2 s now, 110 s when a long line was joined again at every chunk
+
+  it('a matching file without read permission is warned about once, not skipped in silence, and read once it may be', async () => {
+    const root = makeWorkRoot(tmpDir());
+    sources(root, 'sources:\n  - key: src\n    params: { path: "./data/in_dat/f-*.log" }\n');
+    const locked = path.join(root, 'data/in_dat/f-b.log');
+    writeFileSync(path.join(root, 'data/in_dat/f-a.log'), makeInput(100));
+    writeFileSync(locked, makeInput(100, 100));
+    chmodSync(locked, 0o000);
+    // root reads whatever the mode says: then wparse runs as nobody, in a work root of theirs
+    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    if (asUser.uid !== undefined) for (const f of ['', ...readdirSync(root, { recursive: true, encoding: 'utf8' })]) chownSync(path.join(root, f), asUser.uid, asUser.gid);
+    const out = path.join(root, 'data/out_dat/app.json');
+    const batch = spawnSync(process.execPath, [bin('wparse'), 'batch', '-w', root], { ...asUser, encoding: 'utf8' });
+    expect(batch.status, batch.stderr).toBe(0);
+    expect(compareNs(kv(0, 100), outputNs(out))).toEqual({ missing: [], duplicates: 0 });
+    expect(logOf(root)).toMatch(new RegExp(`"file":"${locked}".*input file cannot be opened: not read`));
+    const d = startNode(bin('wparse'), ['daemon', '-w', root], asUser);
+    await until(() => logOf(root).includes('input file cannot be opened: tried again at every rescan'), 30_000);
+    await new Promise((r) => setTimeout(r, 2500)); // two rescans (1 s) find it again: no event tells of a rescan
+    expect(logOf(root).split('\n').filter((l) => l.includes('tried again at every rescan'))).toHaveLength(1);
+    chmodSync(locked, 0o644);
+    await until(() => fileLines(out).length >= kv(0, 200).length, 30_000);
+    d.child.kill('SIGTERM');
+    expect((await d.exit).code).toBe(0);
+    expect(compareNs(kv(0, 200), outputNs(out))).toEqual({ missing: [], duplicates: 0 });
+  });
 });
