@@ -4,9 +4,12 @@ import { sleep, type Clock } from '../platform/clock.js';
 import { readLineBatches } from '../platform/line-reader.js';
 import { plainLines } from '../platform/plain-lines.js';
 import type { Logger } from '../platform/logger.js';
-import { fingerprint, headUnchanged, readHead, type Head } from './fingerprint.js';
+import { bytesUnchanged, fingerprint, headUnchanged, readHead, type Head } from './fingerprint.js';
 import type { SourceBatch } from './source.js';
 import type { FileCheckpoint, SourceCheckpoint } from './source-checkpoint.js';
+
+/** How many of the last bytes read are checked to be still in place (see `mark`). */
+const MARK_BYTES = 64;
 
 export interface TailDeps {
   key: string;
@@ -42,6 +45,12 @@ export class FileTail {
   private retireAt: number | undefined;
   private restart: string | undefined;
   private lastMtime = -1n;
+  /**
+   * The last bytes read of this generation and where they lie: a rewrite in place that keeps the
+   * first line (a CSV header) is told by them, else the new content up to the old read position
+   * was skipped and the line across it torn.
+   */
+  private mark: { at: number; bytes: Buffer } | undefined;
   /**
    * The source's signal seen through one of this tail's own: every wait at EOF adds and removes an
    * abort listener, and adding one to an EventTarget costs a walk of its listeners (thousands of
@@ -107,6 +116,7 @@ export class FileTail {
     const entry = this.entry;
     const idPrefix = `${this.d.key}:${entry.fp}:`;
     let last = entry.offset;
+    this.mark = undefined;
     const reader = readLineBatches({
       file: this.fh,
       from: entry.offset,
@@ -134,6 +144,8 @@ export class FileTail {
       }
       const end = b.end;
       last = end;
+      const endIdx = end - b.base;
+      this.mark = { at: end - Math.min(MARK_BYTES, endIdx), bytes: Buffer.from(b.buf.subarray(Math.max(0, endIdx - MARK_BYTES), endIdx)) };
       await this.d.push({
         lines,
         idPrefix,
@@ -158,7 +170,7 @@ export class FileTail {
     }
     if (st.mtimeNs !== this.lastMtime) {
       this.lastMtime = st.mtimeNs;
-      if (!headUnchanged(this.fh.fd, this.head)) {
+      if (!this.sameContent()) {
         this.restart = 'rewritten';
         return true;
       }
@@ -172,9 +184,14 @@ export class FileTail {
 
   /** Whether the open file no longer begins with this generation's head (checked after every read). */
   private rewritten(): boolean {
-    if (headUnchanged(this.fh.fd, this.head)) return false;
+    if (this.sameContent()) return false;
     this.restart = 'rewritten';
     return true;
+  }
+
+  /** The file still begins with this generation's head and holds the last bytes read where they were. */
+  private sameContent(): boolean {
+    return headUnchanged(this.fh.fd, this.head) && (!this.mark || bytesUnchanged(this.fh.fd, this.mark.at, this.mark.bytes));
   }
 
   /** Batch mode: the file was read to `end`; remember size and mtime if that is all of it. */

@@ -155,6 +155,18 @@ describe('FileSource', () => {
     expect(new Set(r.got.map((g) => g.id)).size).toBe(r.got.length);
   });
 
+  it('a file rewritten in place with the same first line (a header), longer than the read position: read again from 0', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'app.csv');
+    writeFileSync(file, `when,what\n${lines('x', 0, 500)}`);
+    const r = run(dir, { path: file });
+    await until(() => r.got.length >= 501, 20_000);
+    writeFileSync(file, `when,what\n${lines('y', 0, 2000)}`); // `cat new > app.csv`: same inode, same header
+    await until(() => r.got.some((g) => g.line === 'y-1999'), 20_000);
+    await r.stop();
+    expectExactly(r, ['when,what', ...names('x', 0, 500), 'when,what', ...names('y', 0, 2000)]);
+  });
+
   it('per-file checkpoints: a restart reads only what is new; a file rewritten in place (same size) is read again', async () => {
     const dir = tmpDir();
     const a = path.join(dir, 'a.log');
