@@ -1,5 +1,6 @@
 import { fstatSync, promises as fsp, statSync } from 'node:fs';
 import type { FSWatcher } from 'chokidar';
+import { errnoCode, errorMessage } from '../errors.js';
 import { sleep, type Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
 import { BatchChannel } from './batch-channel.js';
@@ -83,6 +84,8 @@ export class FileSource implements Source {
   private waitingLogged = false;
   /** Files (device:inode) seen without a whole first line yet: their identity is still unknown. */
   private readonly pendingHeads = new Set<string>();
+  /** Paths that matched but could not be opened (no read permission...): logged once each. */
+  private readonly unopenable = new Set<string>();
 
   constructor(private readonly o: FileSourceOptions) {
     this.ckpt = new SourceCheckpoint(o.checkpointFile);
@@ -229,12 +232,23 @@ export class FileSource implements Source {
     const { o } = this;
     // batch mode reads a big glob a few files at a time (descriptors are finite); a daemon follows all
     while (!o.follow && this.tails.size >= BATCH_OPEN_FILES) await Promise.race([...this.tails.values()].map((t) => t.done));
+    // a file already followed is known by a stat: no open and close of every file at every rescan
+    const known = this.followed(p);
+    if (known) return known;
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(p, 'r');
-    } catch {
-      return undefined; // gone since the scan
+    } catch (err) {
+      // gone since the scan: nothing to say; else (EACCES, EMFILE) the operator must hear of it,
+      // once: skipped in silence, a batch run exited 0 without the file's lines
+      if (errnoCode(err) !== 'ENOENT' && !this.unopenable.has(p)) {
+        this.unopenable.add(p);
+        const then = o.follow ? 'tried again at every rescan' : 'not read';
+        o.log.warn({ source: o.key, file: p, err: errorMessage(err) }, `input file cannot be opened: ${then}`);
+      }
+      return undefined;
     }
+    this.unopenable.delete(p);
     let keepOpen = false;
     try {
       const bs = fstatSync(fh.fd, { bigint: true });
@@ -271,6 +285,21 @@ export class FileSource implements Source {
     } finally {
       if (!keepOpen) await fh.close();
     }
+  }
+
+  /** The device:inode id of the file at `p` if a tail reads it (then kept at that path). */
+  private followed(p: string): string | undefined {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      return undefined;
+    }
+    const id = `${st.dev}:${st.ino}`;
+    const tail = this.tails.get(id);
+    if (!tail) return undefined;
+    tail.keep(p);
+    return id;
   }
 
   /** Writes every entry once more: size and mtime seen at the end of a file come after its last commit. */

@@ -4,9 +4,12 @@ import { sleep, type Clock } from '../platform/clock.js';
 import { readLineBatches } from '../platform/line-reader.js';
 import { plainLines } from '../platform/plain-lines.js';
 import type { Logger } from '../platform/logger.js';
-import { fingerprint, headUnchanged, readHead, type Head } from './fingerprint.js';
+import { bytesUnchanged, fingerprint, headUnchanged, readHead, type Head } from './fingerprint.js';
 import type { SourceBatch } from './source.js';
 import type { FileCheckpoint, SourceCheckpoint } from './source-checkpoint.js';
+
+/** How many of the last bytes read are checked to be still in place (see `mark`). */
+const MARK_BYTES = 64;
 
 export interface TailDeps {
   key: string;
@@ -42,6 +45,18 @@ export class FileTail {
   private retireAt: number | undefined;
   private restart: string | undefined;
   private lastMtime = -1n;
+  /**
+   * The last bytes read of this generation and where they lie: a rewrite in place that keeps the
+   * first line (a CSV header) is told by them, else the new content up to the old read position
+   * was skipped and the line across it torn.
+   */
+  private mark: { at: number; bytes: Buffer } | undefined;
+  /**
+   * The source's signal seen through one of this tail's own: every wait at EOF adds and removes an
+   * abort listener, and adding one to an EventTarget costs a walk of its listeners (thousands of
+   * tails waiting on the source's signal made each poll cost as much as all of them).
+   */
+  private readonly signal: AbortSignal;
   readonly done: Promise<void>;
 
   constructor(
@@ -52,6 +67,7 @@ export class FileTail {
     private readonly d: TailDeps,
     private readonly onEntry: (e: FileCheckpoint) => void,
   ) {
+    this.signal = AbortSignal.any([d.signal]);
     this.done = this.run();
   }
 
@@ -77,7 +93,7 @@ export class FileTail {
       for (;;) {
         this.onEntry(this.entry);
         const end = await this.readGeneration();
-        if (this.d.signal.aborted || this.restart === undefined) {
+        if (this.signal.aborted || this.restart === undefined) {
           this.recordEnd(end);
           return;
         }
@@ -100,15 +116,17 @@ export class FileTail {
     const entry = this.entry;
     const idPrefix = `${this.d.key}:${entry.fp}:`;
     let last = entry.offset;
+    this.mark = undefined;
     const reader = readLineBatches({
       file: this.fh,
       from: entry.offset,
       batchSize: this.d.batchSize,
       follow: this.d.follow,
       clock: this.d.clock,
-      signal: this.d.signal,
+      signal: this.signal,
       wake: this.d.wake,
       stopAtEof: (pos) => this.atEof(pos),
+      changed: () => this.rewritten(),
       ...(this.d.pollMs ? { pollMs: this.d.pollMs } : {}),
     });
     for await (const b of reader) {
@@ -126,6 +144,8 @@ export class FileTail {
       }
       const end = b.end;
       last = end;
+      const endIdx = end - b.base;
+      this.mark = { at: end - Math.min(MARK_BYTES, endIdx), bytes: Buffer.from(b.buf.subarray(Math.max(0, endIdx - MARK_BYTES), endIdx)) };
       await this.d.push({
         lines,
         idPrefix,
@@ -150,7 +170,7 @@ export class FileTail {
     }
     if (st.mtimeNs !== this.lastMtime) {
       this.lastMtime = st.mtimeNs;
-      if (!headUnchanged(this.fh.fd, this.head)) {
+      if (!this.sameContent()) {
         this.restart = 'rewritten';
         return true;
       }
@@ -160,6 +180,18 @@ export class FileTail {
       this.entry.mtime = st.mtimeNs;
     }
     return this.retireAt !== undefined && this.d.clock.now() >= this.retireAt;
+  }
+
+  /** Whether the open file no longer begins with this generation's head (checked after every read). */
+  private rewritten(): boolean {
+    if (this.sameContent()) return false;
+    this.restart = 'rewritten';
+    return true;
+  }
+
+  /** The file still begins with this generation's head and holds the last bytes read where they were. */
+  private sameContent(): boolean {
+    return headUnchanged(this.fh.fd, this.head) && (!this.mark || bytesUnchanged(this.fh.fd, this.mark.at, this.mark.bytes));
   }
 
   /** Batch mode: the file was read to `end`; remember size and mtime if that is all of it. */
@@ -177,8 +209,8 @@ export class FileTail {
     for (;;) {
       const head = readHead(this.fh.fd, !this.d.follow);
       if (head) return head;
-      if (this.d.signal.aborted || (this.retireAt !== undefined && this.d.clock.now() >= this.retireAt)) return undefined;
-      await Promise.race([sleep(this.d.clock, this.d.pollMs ?? 200, this.d.signal), this.d.wake()]);
+      if (this.signal.aborted || (this.retireAt !== undefined && this.d.clock.now() >= this.retireAt)) return undefined;
+      await Promise.race([sleep(this.d.clock, this.d.pollMs ?? 200, this.signal), this.d.wake()]);
     }
   }
 }

@@ -41,7 +41,12 @@ export function fingerprint(head: string, dev: number, ino: number, gen: number)
 
 /** True when the open file's first bytes still equal `head` (false once it was rewritten or truncated). */
 export function headUnchanged(fd: number, head: Head): boolean {
-  const buf = Buffer.alloc(head.bytes.length);
-  const n = readSync(fd, buf, 0, buf.length, 0);
-  return n === buf.length && buf.equals(head.bytes);
+  return bytesUnchanged(fd, 0, head.bytes);
+}
+
+/** True when the open file holds `bytes` at offset `at`. */
+export function bytesUnchanged(fd: number, at: number, bytes: Buffer): boolean {
+  const buf = Buffer.alloc(bytes.length);
+  const n = readSync(fd, buf, 0, buf.length, at);
+  return n === buf.length && buf.equals(bytes);
 }

@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { fstatSync, promises as fsp } from 'node:fs';
 import { sleep, type Clock } from './clock.js';
 
 /**
@@ -14,7 +14,9 @@ import { sleep, type Clock } from './clock.js';
  *   a final line without `\n`, which counts only when not following);
  * - a batch's `buf` is never reused by the reader: callers may keep slices of it.
  * In follow mode the reader waits at EOF (polling every `pollMs`, or until `wake()` resolves) and
- * never yields a line without its `\n`.
+ * never yields a line without its `\n`; once at EOF it reads again only when fstat shows the file
+ * grew (a daemon following thousands of idle files would otherwise allocate a 1 MiB buffer and
+ * queue a read per file per poll, enough to keep a core busy and starve the files that do grow).
  */
 export interface LineBatch {
   buf: Buffer;
@@ -41,6 +43,14 @@ export interface LineReadOptions {
    * (without waiting, the unfinished line yielded as the last): a rotated file is read to its end.
    */
   stopAtEof?: (pos: number) => boolean;
+  /**
+   * In follow mode, asked after every read that returned bytes: true when the file was rewritten in
+   * place under the handle (copytruncate, then written past the read position before the reader
+   * got there). The bytes just read are then not the file the reader was in: they are dropped and
+   * the reader stops as at EOF, the caller starting the new content from 0 (else what lay past the
+   * old read position was read twice, its first line torn).
+   */
+  changed?: () => boolean;
 }
 
 const CHUNK = 1 << 20;
@@ -58,12 +68,15 @@ export async function* readLineBatches(opts: LineReadOptions): AsyncGenerator<Li
   try {
     let pos = opts.from; // file offset of the next byte to read
     let carry: Buffer = Buffer.alloc(0); // bytes of a line not yet ended, file offset pos - carry.length
+    let atEof = false;
     for (;;) {
       if (opts.signal?.aborted) return;
-      const { buf, n } = await (ahead ?? readAt(carry, pos));
+      const { buf, n }: { buf: Buffer; n: number } = atEof && fstatSync(fh.fd).size <= pos ? { buf: carry, n: 0 } : await (ahead ?? readAt(carry, pos));
       ahead = undefined;
-      if (n === 0) {
-        if (!opts.follow || opts.stopAtEof?.(pos)) {
+      atEof = n === 0;
+      const replaced = n > 0 && opts.follow && opts.changed?.() === true;
+      if (n === 0 || replaced) {
+        if (!opts.follow || replaced || opts.stopAtEof?.(pos)) {
           if (carry.length > 0) {
             const stop = carry[carry.length - 1] === 13 ? carry.length - 1 : carry.length;
             yield { buf: carry, starts: [0], stops: [stop], base: pos - carry.length, end: pos };

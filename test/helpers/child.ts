@@ -20,8 +20,8 @@ afterEach(async () => {
 });
 
 /** Starts `node <script> ...args` and collects its output; killed after the test if still running. */
-export function startNode(script: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunningChild {
-  const child = spawn(process.execPath, [script, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startNode(script: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {}): RunningChild {
+  const child = spawn(process.execPath, [script, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, uid: opts.uid, gid: opts.gid, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

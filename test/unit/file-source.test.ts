@@ -15,12 +15,14 @@ const names = (tag: string, from: number, n: number): string[] => Array.from({ l
 
 interface Run {
   got: Array<{ line: string; id: string }>;
+  /** Batches the consumer took from the source (before waiting on `gate`). */
+  pulled: number;
   stop: () => Promise<void>;
   done: Promise<void>;
 }
 
 /** Runs a FileSource, committing every batch as it comes (as a pipeline with healthy sinks does). */
-function run(dir: string, { commit = true, ...opts }: Partial<FileSourceOptions> & { path: string; commit?: boolean }): Run {
+function run(dir: string, { commit = true, gate, ...opts }: Partial<FileSourceOptions> & { path: string; commit?: boolean; gate?: Promise<void> }): Run {
   const src = new FileSource({
     key: 'src',
     from: 'checkpoint',
@@ -36,8 +38,11 @@ function run(dir: string, { commit = true, ...opts }: Partial<FileSourceOptions>
   });
   const ac = new AbortController();
   const got: Run['got'] = [];
+  const seen = { pulled: 0 };
   const done = (async () => {
     for await (const b of src.batches(ac.signal)) {
+      seen.pulled++;
+      await gate; // a stalled pipeline: the reader stops at the channel, ahead of its last commit
       b.lines.forEach((l, i) => got.push({ line: l, id: `${b.idPrefix}${b.positions[i]!}` }));
       if (commit) b.commit();
     }
@@ -45,6 +50,9 @@ function run(dir: string, { commit = true, ...opts }: Partial<FileSourceOptions>
   })();
   return {
     got,
+    get pulled() {
+      return seen.pulled;
+    },
     done,
     stop: async () => {
       ac.abort();
@@ -122,6 +130,41 @@ describe('FileSource', () => {
     await until(() => r.got.length >= 1100, 20_000);
     await r.stop();
     expectExactly(r, [...names('x', 0, 800), ...names('y', 0, 300)]);
+  });
+
+  it('copytruncate while the reader lags, the file written again past its read position: the new content is read once, from 0', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'app.log');
+    const pad = ` ${'p'.repeat(100)}`;
+    const padded = (tag: string, from: number, n: number): string => lines(tag, from, n).replaceAll('\n', `${pad}\n`);
+    writeFileSync(file, padded('x', 0, 40_000)); // 4.5 MB: more than the reader holds in memory
+    let resume!: () => void;
+    const r = run(dir, { path: file, gate: new Promise((res) => (resume = res)) });
+    await until(() => r.pulled === 1, 20_000);
+    truncateSync(file, 0);
+    writeFileSync(file, padded('y', 0, 60_000)); // the writer goes on, past where the reader stands
+    resume();
+    await until(() => r.got.some((g) => g.line.startsWith('y-59999 ')), 30_000);
+    await r.stop();
+    const got = r.got.map((g) => g.line);
+    const ys = got.filter((l) => l.startsWith('y-'));
+    expect(ys).toEqual(names('y', 0, 60_000).map((n) => `${n}${pad}`)); // once each, in order (was: 40k read twice)
+    const xs = got.filter((l) => !l.startsWith('y-')); // the old content up to where it was cut
+    expect(xs.slice(0, -1)).toEqual(names('x', 0, xs.length - 1).map((n) => `${n}${pad}`));
+    expect(`x-${xs.length - 1}${pad}`.startsWith(xs.at(-1)!)).toBe(true); // the line cut by the truncation, as far as it was read
+    expect(new Set(r.got.map((g) => g.id)).size).toBe(r.got.length);
+  });
+
+  it('a file rewritten in place with the same first line (a header), longer than the read position: read again from 0', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'app.csv');
+    writeFileSync(file, `when,what\n${lines('x', 0, 500)}`);
+    const r = run(dir, { path: file });
+    await until(() => r.got.length >= 501, 20_000);
+    writeFileSync(file, `when,what\n${lines('y', 0, 2000)}`); // `cat new > app.csv`: same inode, same header
+    await until(() => r.got.some((g) => g.line === 'y-1999'), 20_000);
+    await r.stop();
+    expectExactly(r, ['when,what', ...names('x', 0, 500), 'when,what', ...names('y', 0, 2000)]);
   });
 
   it('per-file checkpoints: a restart reads only what is new; a file rewritten in place (same size) is read again', async () => {
