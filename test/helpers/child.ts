@@ -20,8 +20,10 @@ afterEach(async () => {
 });
 
 /** Starts `node <script> ...args` and collects its output; killed after the test if still running. */
-export function startNode(script: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {}): RunningChild {
-  const child = spawn(process.execPath, [script, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, uid: opts.uid, gid: opts.gid, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startNode(script: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; prefix?: string[] } = {}): RunningChild {
+  // `prefix`: a command node runs under (e.g. setpriv dropping a capability)
+  const [cmd, ...pre] = [...(opts.prefix ?? []), process.execPath];
+  const child = spawn(cmd, [...pre, script, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

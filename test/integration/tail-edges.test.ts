@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bin } from '../helpers/cli.js';
@@ -65,15 +65,18 @@ describe('file source edges', () => {
     writeFileSync(path.join(root, 'data/in_dat/f-a.log'), makeInput(100));
     writeFileSync(locked, makeInput(100, 100));
     chmodSync(locked, 0o000);
-    // root reads whatever the mode says: then wparse runs as nobody, in a work root of theirs
-    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    if (asUser.uid !== undefined) for (const f of ['', ...readdirSync(root, { recursive: true, encoding: 'utf8' })]) chownSync(path.join(root, f), asUser.uid, asUser.gid);
+    // root reads whatever the mode says: as root, wparse runs without the capabilities that let it
+    // (setpriv, util-linux); not as another user, whose way to the node binary may be closed (a
+    // private temp directory, ~/.nvm)
+    const prefix = process.getuid?.() === 0 ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--'] : [];
     const out = path.join(root, 'data/out_dat/app.json');
-    const batch = spawnSync(process.execPath, [bin('wparse'), 'batch', '-w', root], { ...asUser, encoding: 'utf8' });
+    const [cmd, ...pre] = [...prefix, process.execPath];
+    const batch = spawnSync(cmd, [...pre, bin('wparse'), 'batch', '-w', root], { encoding: 'utf8' });
+    expect(batch.error).toBeUndefined();
     expect(batch.status, batch.stderr).toBe(0);
     expect(compareNs(kv(0, 100), outputNs(out))).toEqual({ missing: [], duplicates: 0 });
     expect(logOf(root)).toMatch(new RegExp(`"file":"${locked}".*input file cannot be opened: not read`));
-    const d = startNode(bin('wparse'), ['daemon', '-w', root], asUser);
+    const d = startNode(bin('wparse'), ['daemon', '-w', root], { prefix });
     await until(() => logOf(root).includes('input file cannot be opened: tried again at every rescan'), 30_000);
     chmodSync(locked, 0o644);
     await until(() => fileLines(out).length >= kv(0, 200).length, 30_000);
