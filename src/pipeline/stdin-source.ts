@@ -39,13 +39,14 @@ export class StdinSource implements Source {
     const onAbort = (): void => void this.o.input.destroy();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      for await (const chunk of this.o.input) {
-        if ((chunk as Buffer).indexOf(10) < 0) {
-          carry.push(chunk as Buffer);
+      for await (const data of this.o.input) {
+        const chunk = data as Buffer;
+        if (chunk.indexOf(10) < 0) {
+          carry.push(chunk);
           if (signal.aborted) return;
           continue;
         }
-        const buf: Buffer = carry.length ? Buffer.concat([...carry, chunk as Buffer]) : (chunk as Buffer);
+        const buf = carry.length ? Buffer.concat([...carry, chunk]) : chunk;
         let start = 0;
         for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, start)) {
           lines.push(buf.toString('utf8', start, nl > start && buf[nl - 1] === 13 ? nl - 1 : nl));

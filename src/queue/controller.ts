@@ -1,6 +1,6 @@
 import { backoffDelay, type BackoffPolicy } from '../platform/backoff.js';
 import { errorMessage, isPermanent, isWrError } from '../errors.js';
-import { systemClock, type Clock, type TimerHandle } from '../platform/clock.js';
+import { sleep, systemClock, type Clock, type TimerHandle } from '../platform/clock.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Job } from './job-state.js';
@@ -208,7 +208,7 @@ export class QueueController {
       } catch (err) {
         if (this.stopping || isWrError(err)) throw err; // an illegal transition will not become legal
         this.log.error({ job: id, event: type, err: errorMessage(err) }, 'recording a job result failed, trying again');
-        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(1000, this.backoffMs(attempt))));
+        await sleep(this.clock, Math.min(1000, this.backoffMs(attempt)));
       }
     }
   }
