@@ -6,13 +6,19 @@ import { until } from '../helpers/until.js';
 
 describe('pidAlive', () => {
   it('a running process is alive; its unreaped (zombie) child is not; a reaped one is not', async () => {
-    // sh starts `true` in the background and becomes `sleep`, which never reaps it: a zombie
-    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // sh starts a child that exits only once sh has become `sleep`, which never reaps it: a zombie.
+    // (A child that exits at once may be reaped by sh itself before the exec.)
+    const script = 'p=$$; (while read c < /proc/$p/comm; [ "$c" != sleep ]; do :; done) & echo $!; exec sleep 30';
+    const parent = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     parent.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await until(() => out.includes('\n'), 10_000);
     const zombie = Number(out.trim());
-    await until(() => / Z /.test(readFileSync(`/proc/${zombie}/stat`, 'utf8').slice(readFileSync(`/proc/${zombie}/stat`, 'utf8').lastIndexOf(')'))), 10_000);
+    const state = (): string => {
+      const stat = readFileSync(`/proc/${zombie}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    };
+    await until(() => state() === 'Z', 10_000);
     expect([pidAlive(parent.pid!), pidAlive(zombie)]).toEqual([true, false]);
     const exited = new Promise((r) => parent.on('exit', r));
     parent.kill('SIGKILL');
