@@ -91,6 +91,9 @@ describe('wproj validate sink-file', () => {
     const fail = root({ sinks: { a: '{ ratio: 0.5, tol: 0.01 }' }, lines: { a: 1 }, input: 1000 });
     const f = cli('wproj', ['validate', 'sink-file', '--json', '-w', fail]);
     expect(f.code).toBe(1);
+    // `wproj validate` alone is `validate sink-file`, as `wproj stat` is `stat file`
+    const bare = cli('wproj', ['validate', '--json', '-w', fail]);
+    expect([bare.code, bare.stdout]).toEqual([1, f.stdout]);
     expect(JSON.parse(f.stdout)).toMatchObject({ verdict: 'FAIL', pass: false, totalInput: 1000, issues: [{ severity: 'ERROR', group: 'g', sink: 'a' }] });
     writeFileSync(path.join(fail, 'sink/business.d/g.yaml'), 'group:\n  name: g\n  rule: ["/app/*"]\n  sinks:\n    - connect: file_json\n      params: { file: a.out }\n      expect: { ratio: 0.5, min: 0.1 }\n');
     const c = cli('wproj', ['validate', 'sink-file', '-w', fail]);
