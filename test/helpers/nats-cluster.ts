@@ -1,6 +1,6 @@
 import { freePort } from './net.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -22,9 +22,11 @@ process.on('exit', () => {
 });
 
 
-async function poll(what: string, cond: () => Promise<boolean>, ms: number): Promise<void> {
+async function poll(what: string, cond: () => Promise<boolean>, ms: number, fatal?: () => string | undefined): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
+    const why = fatal?.();
+    if (why) throw new Error(`nats cluster: ${why} while waiting for ${what}`);
     if (await cond().catch(() => false)) return;
     if (Date.now() > end) throw new Error(`nats cluster: ${what} not reached in ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
@@ -48,8 +50,26 @@ export class NatsCluster {
 
   private constructor(private readonly dir: string) {}
 
-  /** Starts the cluster and waits until every node is healthy and a meta leader is elected. */
+  /**
+   * Starts the cluster and waits until every node is healthy and a meta leader is elected. A
+   * start that fails (a node that exits at once, or no leader in time) is retried twice on fresh
+   * ports and stores; the last failure names each node's last log lines.
+   */
   static async start(dir: string, size = 3): Promise<NatsCluster> {
+    for (let attempt = 1; ; attempt++) {
+      const c = await NatsCluster.spawn(path.join(dir, `try${attempt}`), size);
+      try {
+        await c.ready();
+        return c;
+      } catch (err) {
+        await c.killAll();
+        if (attempt >= 3) throw new Error(`${(err as Error).message}\n${c.logTails()}`, { cause: err });
+        rmSync(path.join(dir, `try${attempt}`), { recursive: true, force: true });
+      }
+    }
+  }
+
+  private static async spawn(dir: string, size: number): Promise<NatsCluster> {
     const bin = natsServerBinary();
     const c = new NatsCluster(dir);
     for (let i = 0; i < size; i++) {
@@ -68,8 +88,20 @@ export class NatsCluster {
       );
     }
     c.procs.push(...c.nodes.map((n) => c.spawnNode(n, bin)));
-    await c.ready();
     return c;
+  }
+
+  /** Each node's last log lines, for a failure message. */
+  private logTails(): string {
+    return this.nodes.map((n) => {
+      let text: string;
+      try {
+        text = readFileSync(n.log, 'utf8');
+      } catch {
+        text = '(no log)';
+      }
+      return `--- ${n.name} ---\n${text.trim().split('\n').slice(-8).join('\n')}`;
+    }).join('\n');
   }
 
   get urls(): string[] {
@@ -96,6 +128,10 @@ export class NatsCluster {
   /** Every running node answers /healthz ok and reports a JetStream meta leader. */
   async ready(ms = 30_000): Promise<void> {
     const up = this.nodes.filter((_, i) => this.procs[i]);
+    const exited = (): string | undefined => {
+      const gone = this.procs.findIndex((p) => p && (p.exitCode !== null || p.signalCode !== null));
+      return gone >= 0 ? `node ${this.nodes[gone]!.name} exited` : undefined;
+    };
     await poll('healthy nodes with a meta leader', async () => {
       for (const n of up) {
         const h = await getJson(`http://127.0.0.1:${n.monitor}/healthz`);
@@ -105,7 +141,7 @@ export class NatsCluster {
         if (!meta?.leader) return false;
       }
       return true;
-    }, ms);
+    }, ms, exited);
   }
 
   /** The node index of a stream's leader. */
