@@ -34,6 +34,11 @@ export interface EngineDeps {
   health?: PipelineHealth;
 }
 
+/** A batch's writes: `durable` once every sink holds it; `confirmed` once every sink also vouches for it. */
+export interface BatchWritten extends Written {
+  confirmed?: Promise<void>;
+}
+
 interface SinkSlot {
   routed: RoutedSink;
   runtime: FailoverSink;
@@ -130,10 +135,11 @@ export class Engine {
   }
 
   /**
-   * Routes and writes one batch; resolves when written, with `durable` for the source commit. The
-   * records sinks reject are written to `error` as part of the same batch, so `durable` covers them.
+   * Routes and writes one batch; resolves when written, with `durable` for the reader's
+   * backpressure and `confirmed` (TCP sinks) which the source commit waits for too. The records
+   * sinks reject are written to `error` as part of the same batch, so both cover them.
    */
-  async processBatch(batch: SourceBatch): Promise<Written> {
+  async processBatch(batch: SourceBatch): Promise<BatchWritten> {
     const lists: SinkEntry[][] = this.slots.map(() => []);
     const { lines, positions, idPrefix, plain } = batch;
     const miss = this.router.infra.miss;
@@ -173,7 +179,7 @@ export class Engine {
     await (await this.writeLists(lists)).durable;
   }
 
-  private async writeLists(lists: SinkEntry[][]): Promise<Written> {
+  private async writeLists(lists: SinkEntry[][]): Promise<BatchWritten> {
     const writes: Array<Promise<SinkWritten>> = [];
     const writers: SinkSlot[] = [];
     lists.forEach((entries, i) => {
@@ -183,14 +189,23 @@ export class Engine {
     });
     const results = await Promise.all(writes);
     const durables = results.map((w) => w.durable);
+    const confirmations = results.flatMap((w) => (w.confirmed ? [w.confirmed] : []));
     const errors = results.flatMap((w, i) => (w.rejected.length ? this.toErrorEntries(writers[i]!, w.rejected) : []));
     if (errors.length) {
       const errLists: SinkEntry[][] = this.slots.map(() => []);
       for (const r of this.router.infra.error) errLists[this.slotByRouted.get(r)!]!.push(...errors);
       if (this.router.infra.error.length === 0) this.unrouted += errors.length;
-      durables.push((await this.writeLists(errLists)).durable);
+      const errWritten = await this.writeLists(errLists);
+      durables.push(errWritten.durable);
+      if (errWritten.confirmed) confirmations.push(errWritten.confirmed);
     }
-    return { durable: Promise.all(durables).then(() => undefined) };
+    const durable = Promise.all(durables).then(() => undefined);
+    return confirmations.length ? { durable, confirmed: Promise.all(confirmations).then(() => undefined) } : { durable };
+  }
+
+  /** Asks every sink to confirm what it wrote (end of a source's input, a stop), so its commits can follow. */
+  async confirmAll(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.runtime.confirmAll()));
   }
 
   /** Rejected records as `error` group entries (`_sink`, `_error` added); the error group's own rejections are counted, not looped. */

@@ -116,12 +116,12 @@ async function runSource(source: Source, engine: Engine, o: PipelineRunOptions, 
       if (n > 0) {
         o.health?.batchTaken(source.key);
         const part = n < batch.lines.length ? { ...batch, lines: batch.lines.slice(0, n), positions: batch.positions.slice(0, n) } : batch;
-        const { durable } = await engine.processBatch(part);
+        const { durable, confirmed } = await engine.processBatch(part);
         linesIn?.inc(n);
         // keep the commit, not the batch: with durability batch, lines held until their group commit
         // (a flush_ms of input) outlive the young generation; spilling 1M lines that cost ~0.3 s of GC
         const { commit } = batch;
-        commits.push(durable, () => commit(n), o.clock.now());
+        commits.push(durable, () => commit(n), o.clock.now(), confirmed);
         await commits.whenAtMost(maxPending);
         if (maxPending) await commits.whenYoungerThan(o.wr.engine.rescue.flush_ms, () => o.clock.now());
         o.health?.batchDone(source.key);
@@ -129,6 +129,9 @@ async function runSource(source: Source, engine: Engine, o: PipelineRunOptions, 
       if (budget.left === 0 || o.signal.aborted) break;
     }
     await commits.whenAtMost(0);
+    // what a TCP sink cannot vouch for yet is confirmed now (or rescued), not after its timer
+    if (commits.pending) await engine.confirmAll();
+    await commits.whenCommitted();
   } finally {
     await source.close();
   }

@@ -45,6 +45,16 @@ export interface SinkBackend {
    */
   unconfirmed?(): number;
   /**
+   * Measures now, cheaply, what the backend can vouch for (TCP: the kernel's socket queues), so
+   * `unconfirmed()` drops without another write. The runtime calls it once writes pause.
+   */
+  confirmQueued?(): void;
+  /**
+   * The longest an entry may stay unconfirmed before the runtime confirms it with `flush()` (TCP:
+   * ends the connection; the next write opens a new one). Required with `unconfirmed`.
+   */
+  readonly confirmMs?: number;
+  /**
    * Waits until every written entry is confirmed; `unavailable` when the connection failed first
    * (the unconfirmed entries are then in `resend`). Replay calls it at the end of a file before
    * deleting it. Absent = nothing to wait for.

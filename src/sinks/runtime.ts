@@ -5,7 +5,8 @@ import type { FsPort } from '../platform/fs-port.js';
 import { silentLogger, type Logger } from '../platform/logger.js';
 import type { RescueBudget } from '../rescue/budget.js';
 import { DURABLE_NOW, encodeRescueBatch, RescueWriter, type Durability, type Written } from '../rescue/writer.js';
-import type { SinkBackend, WriteOutcome } from './contract.js';
+import { Confirmations } from './confirmations.js';
+import { OK, type SinkBackend, type WriteOutcome } from './contract.js';
 import type { SinkEntry } from '../record.js';
 
 /** A record a backend refused for good, with the reason, on its way to the `error` group. */
@@ -16,7 +17,17 @@ export interface RejectedEntry {
 
 export interface SinkWritten extends Written {
   rejected: RejectedEntry[];
+  /**
+   * A backend that cannot vouch for a write at once (TCP): resolves once it does, or once the
+   * entries are durable in rescue instead. The source commit waits for it; the reader does not.
+   */
+  confirmed?: Promise<void>;
 }
+
+/** Writes paused this long: the runtime asks the backend to measure what it can vouch for. */
+export const CONFIRM_IDLE_MS = 100;
+/** `confirmMs` of a backend that has `unconfirmed()` but names none. */
+const DEFAULT_CONFIRM_MS = 1000;
 
 const NONE: RejectedEntry[] = [];
 
@@ -70,6 +81,12 @@ export class FailoverSink {
   private stall: string | undefined;
   private readonly log: Logger;
   readonly released: string[] = [];
+  /** Healthy writes the backend cannot vouch for yet, and when to make it. */
+  private readonly confirmations = new Confirmations();
+  private confirmTimer: TimerHandle | undefined;
+  private confirmTimerAt = 0;
+  private lastWriteAt = 0;
+  private measuredSinceWrite = false;
 
   constructor(
     readonly backend: SinkBackend,
@@ -120,14 +137,85 @@ export class FailoverSink {
     const rejected = (outcome.rejected ?? []).map((r) => ({ entry: entries[r.index]!, reason: r.reason }));
     if (outcome.status === 'ok') {
       this.opts.onDelivered?.(entries.length - rejected.length);
-      return { ...DURABLE_NOW, rejected };
+      const confirmed = this.track(entries.length);
+      return confirmed ? { ...DURABLE_NOW, rejected, confirmed } : { ...DURABLE_NOW, rejected };
     }
     const rejectedIdx = new Set((outcome.rejected ?? []).map((r) => r.index));
     const rest = entries.filter((_, i) => i >= outcome.accepted && !rejectedIdx.has(i));
     this.opts.onDelivered?.(outcome.accepted);
     this.backend.offeredElsewhere?.(entries.length - outcome.accepted);
     if (outcome.retryAfterMs !== undefined) this.retryAfterMs = outcome.retryAfterMs;
-    return { ...(await this.failOver([...(outcome.resend ?? []), ...rest], outcome.reason)), rejected };
+    return { ...(await this.failOverHandingBack([...(outcome.resend ?? []), ...rest], outcome.reason)), rejected };
+  }
+
+  /** Fails over; the writes waiting for confirmation settle with the rescue write of what the backend handed back. */
+  private failOverHandingBack(entries: SinkEntry[], reason: string): Promise<Written> {
+    const written = this.failOver(entries, reason);
+    if (this.confirmations.size) this.confirmations.handOver(written.then((w) => w.durable));
+    return written;
+  }
+
+  /** Counts a healthy write the backend may not vouch for yet; its confirmation, if it waits for one. */
+  private track(n: number): Promise<void> | undefined {
+    const unconfirmed = this.backend.unconfirmed?.();
+    if (unconfirmed === undefined) return undefined;
+    this.lastWriteAt = this.opts.clock.now();
+    this.measuredSinceWrite = false;
+    const confirmed = this.confirmations.add(n, this.lastWriteAt, unconfirmed);
+    this.armConfirm();
+    return confirmed;
+  }
+
+  /**
+   * When the oldest waiting write must be confirmed: a short pause after the last write (a cheap
+   * measurement, once per pause), and at the latest `confirmMs` after it was made (a flush).
+   */
+  private confirmDue(): number {
+    const idle = this.measuredSinceWrite ? Infinity : this.lastWriteAt + CONFIRM_IDLE_MS;
+    return Math.min(idle, this.confirmations.oldestAt! + (this.backend.confirmMs ?? DEFAULT_CONFIRM_MS));
+  }
+
+  /** Sets the confirmation timer for `confirmDue()`; one already set for sooner stays (it re-checks when it fires). */
+  private armConfirm(): void {
+    if (this.closed || this.confirmations.size === 0) return;
+    const due = this.confirmDue();
+    if (this.confirmTimer) {
+      if (this.confirmTimerAt <= due) return;
+      this.opts.clock.clearTimeout(this.confirmTimer);
+    }
+    this.confirmTimerAt = due;
+    this.confirmTimer = this.opts.clock.setTimeout(() => {
+      this.confirmTimer = undefined;
+      if (this.confirmations.size === 0) return;
+      if (this.opts.clock.now() < this.confirmDue()) return this.armConfirm(); // written since: later
+      this.serial(() => this.confirm(false)).catch((err: unknown) => this.log.error({ sink: `${this.opts.group}/${this.opts.sink}`, err: errorMessage(err) }, 'confirming written lines failed'));
+    }, Math.max(0, due - this.opts.clock.now()));
+  }
+
+  /**
+   * Measures what the backend vouches for; a write waiting `confirmMs` (or every write, when
+   * `all`: end of input, a stop) is confirmed with `flush()`, or rescued when that fails.
+   */
+  private async confirm(all: boolean): Promise<void> {
+    if (this.failedOver || this.confirmations.size === 0) return;
+    this.backend.confirmQueued?.();
+    this.measuredSinceWrite = true;
+    this.confirmations.settle(this.backend.unconfirmed?.() ?? 0);
+    const oldest = this.confirmations.oldestAt;
+    if (oldest !== undefined && (all || this.opts.clock.now() - oldest >= (this.backend.confirmMs ?? DEFAULT_CONFIRM_MS))) {
+      const outcome = (await this.backend.flush?.()) ?? OK;
+      if (outcome.status === 'ok') this.confirmations.settle(this.backend.unconfirmed?.() ?? 0);
+      else {
+        this.log.warn({ group: this.opts.group, sink: this.opts.sink, reason: outcome.reason }, 'sink failed while confirming written lines: unconfirmed lines rescued');
+        await this.failOverHandingBack(outcome.resend ?? [], outcome.reason);
+      }
+    }
+    this.armConfirm();
+  }
+
+  /** Confirms every write now (end of input, a stop), so the sources can commit them. */
+  confirmAll(): Promise<void> {
+    return this.serial(() => this.confirm(true));
   }
 
   private async failOver(entries: SinkEntry[], reason: string): Promise<Written> {
@@ -269,12 +357,16 @@ export class FailoverSink {
       this.closed = true;
       if (this.reconnectTimer) this.opts.clock.clearTimeout(this.reconnectTimer);
       this.reconnectTimer = undefined;
+      if (this.confirmTimer) this.opts.clock.clearTimeout(this.confirmTimer);
+      this.confirmTimer = undefined;
       // the backend's unconfirmed tail (TCP: bytes a reset could still drop) is confirmed or rescued
       const tail = this.failedOver ? undefined : await this.backend.flush?.().catch(() => undefined);
       if (tail?.status === 'unavailable' && tail.resend?.length) {
         this.log.warn({ group: this.opts.group, sink: this.opts.sink, reason: tail.reason }, 'sink failed at close: unconfirmed lines rescued');
-        await this.toRescue(tail.resend);
-      }
+        const rescued = this.toRescue(tail.resend);
+        if (this.confirmations.size) this.confirmations.handOver(rescued.then((w) => w.durable));
+        await rescued;
+      } else if (tail?.status === 'ok') this.confirmations.settle(0);
       const writer = this.rescue;
       this.rescue = undefined;
       if (writer) this.released.push(await writer.release());

@@ -44,6 +44,7 @@ describe('wparse into a tcp listener that resets', () => {
     ['after a 300 ms pause (buffers full), four connections after 200 kB each', Array.from({ length: 4 }, () => ({ pauseMs: 300, resetAfterBytes: 2e5 }))],
     ['after reading 2 MB (its buffers grown), a 300 ms pause, twice', Array.from({ length: 2 }, () => ({ pauseAtBytes: 2e6, pauseMs: 300, resetAfterBytes: 2e6 }))],
     ['after reading 6 MB (past the point where the kernel queues confirm lines), a 300 ms pause', [{ pauseAtBytes: 6e6, pauseMs: 300, resetAfterBytes: 6e6 }]],
+    // if the kernel's queues show the peer read every line before our end of stream, nothing is rescued
     ['at the very end (the peer resets on our end of stream instead of closing)', [{ resetOnEnd: true }]],
     ['at once after a pause, three times in a row', [{ pauseMs: 300, resetAfterBytes: 0 }, { resetAfterBytes: 0 }, { resetAfterBytes: 0 }]],
   ];
@@ -57,7 +58,7 @@ describe('wparse into a tcp listener that resets', () => {
         expect(p.code, p.out).toBe(0);
         // the input may run out before the last planned reset on a fast run; several still happen
         expect(listener.resets).toBeGreaterThanOrEqual(Math.min(plan.length, 2));
-        expect(rescueFilesIn(path.join(root, 'data/rescue')).length).toBeGreaterThan(0);
+        if (!plan.every((c) => c.resetOnEnd)) expect(rescueFilesIn(path.join(root, 'data/rescue')).length).toBeGreaterThan(0);
         const r = await run('wprescue', ['batch', '-w', root]);
         expect(r.code, r.out).toBe(0);
         expect(rescueFilesIn(path.join(root, 'data/rescue'))).toEqual([]);

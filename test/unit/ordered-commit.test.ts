@@ -25,7 +25,7 @@ describe('OrderedCommit', () => {
     expect(order).toEqual([]);
     expect(c.pending).toBe(3);
     d[0]!.resolve();
-    await c.whenAtMost(0);
+    await c.whenCommitted();
     expect(order).toEqual([0, 1, 2]);
   });
 
@@ -53,7 +53,7 @@ describe('OrderedCommit', () => {
     c.push(b.promise, () => order.push(1));
     b.resolve();
     a.reject(new Error('rescue write failed'));
-    await expect(c.whenAtMost(0)).rejects.toThrow('rescue write failed');
+    await expect(c.whenCommitted()).rejects.toThrow('rescue write failed');
     expect(order).toEqual([]);
   });
 
@@ -74,5 +74,23 @@ describe('OrderedCommit', () => {
     a.resolve(); // the oldest commits; the next is 40 ms old
     await wait;
     expect(c.pending).toBe(1);
+  });
+
+  it('a batch durable but not confirmed lets the reader go on and holds the commit; a failed confirmation fails it', async () => {
+    const c = new OrderedCommit();
+    const order: number[] = [];
+    const confirmA = deferred();
+    c.push(Promise.resolve(), () => order.push(0), 0, confirmA.promise);
+    c.push(Promise.resolve(), () => order.push(1));
+    await c.whenAtMost(0); // the reader's backpressure sees both durable
+    await flush();
+    expect([order, c.pending]).toEqual([[], 2]);
+    confirmA.resolve();
+    await c.whenCommitted();
+    expect(order).toEqual([0, 1]);
+    const bad = new OrderedCommit();
+    bad.push(Promise.resolve(), () => order.push(2), 0, Promise.reject(new Error('rescue write failed')));
+    await expect(bad.whenCommitted()).rejects.toThrow('rescue write failed');
+    expect(order).toEqual([0, 1]);
   });
 });

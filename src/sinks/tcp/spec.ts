@@ -13,6 +13,7 @@ export const tcpSinkType: SinkTypeSpec = {
     fmt: { schema: { kind: 'string', enum: FORMATS }, default: 'json' },
     resend_window: { schema: { kind: 'int', min: 0 }, default: 4 * 1024 * 1024 },
     timeout_ms: { schema: { kind: 'int', min: 1 }, default: 5000 },
+    confirm_ms: { schema: { kind: 'int', min: 1 }, default: 1000 },
   },
   create: (p) =>
     new TcpSink({
@@ -21,5 +22,6 @@ export const tcpSinkType: SinkTypeSpec = {
       fmt: p.fmt as FormatName,
       resendWindow: Number(p.resend_window),
       timeoutMs: Number(p.timeout_ms),
+      confirmMs: Number(p.confirm_ms),
     }),
 };

@@ -26,6 +26,8 @@ export interface TcpSinkConfig {
   /** Lower limit of the resend window in bytes; the window is never smaller than the kernel bound. */
   resendWindow: number;
   timeoutMs: number;
+  /** The longest a written line waits unconfirmed before `flush()` confirms it (ends the connection). */
+  confirmMs?: number;
   /** The kernel bound (send + receive buffers, also the receive side of a probe); injected by tests, read from /proc by default. */
   kernelBound?: number;
 }
@@ -66,6 +68,7 @@ function onceDrainOrClose(conn: Connection, resolve: () => void): void {
  */
 export class TcpSink implements SinkBackend {
   readonly type = 'tcp';
+  readonly confirmMs: number;
   private conn: Connection | undefined;
   private readonly window: ResendWindow;
   private readonly format: LineFormatter;
@@ -77,6 +80,7 @@ export class TcpSink implements SinkBackend {
     this.format = createFormatter(config.fmt);
     this.window = new ResendWindow(Math.max(config.resendWindow, config.kernelBound ?? kernelBufferBound()));
     this.receiveBound = config.kernelBound ?? kernelBuffers().receive;
+    this.confirmMs = config.confirmMs ?? 1000;
   }
 
   async open(): Promise<void> {
@@ -159,8 +163,10 @@ export class TcpSink implements SinkBackend {
    * Confirms what the kernel no longer holds: our unacknowledged bytes plus the peer's unread ones
    * (the largest receive buffer when the peer is not on this host), plus the margin. Bytes still in
    * Node's buffer are taken before the table is read, so a racing write only makes it stricter.
+   * With nothing unacknowledged on our side and nothing in Node's buffer, no byte is moving between
+   * the two sockets while the table is printed, so no margin is needed (`exactWhenIdle`).
    */
-  private probe(s: net.Socket): void {
+  private probe(s: net.Socket, exactWhenIdle = false): void {
     const t0 = performance.now();
     this.nextProbeAt = this.window.writtenBytes + PROBE_EVERY;
     if (!s.localAddress || !s.remoteAddress || s.localPort === undefined || s.remotePort === undefined) return;
@@ -169,11 +175,18 @@ export class TcpSink implements SinkBackend {
     const t1 = performance.now();
     this.nextProbeTime = t1 + Math.min(PROBE_MAX_GAP_MS, (t1 - t0) * PROBE_TIME_SHARE);
     if (!q) return;
-    this.window.confirmThrough(inKernel - q.tx - (q.peerRx ?? this.receiveBound) - PROBE_MARGIN);
+    const margin = exactWhenIdle && q.tx === 0 && s.writableLength === 0 ? 0 : PROBE_MARGIN;
+    this.window.confirmThrough(inKernel - q.tx - (q.peerRx ?? this.receiveBound) - margin);
   }
 
   unconfirmed(): number {
     return this.window.unconfirmed;
+  }
+
+  /** Writes paused: a local peer that has read everything confirms every line at once. */
+  confirmQueued(): void {
+    const conn = this.conn;
+    if (conn && !conn.failure && this.window.unconfirmed > 0) this.probe(conn.socket, true);
   }
 
   /**
