@@ -22,10 +22,15 @@ export class RescueWatcher {
   private watcher: FSWatcher | undefined;
   private closing: Promise<void> = Promise.resolve();
 
+  /**
+   * `onReady` runs each time a watch is in place: a file released while chokidar was still reading
+   * the directory raises no event (the initial files are ignored), so the caller scans once then.
+   */
   constructor(
     private readonly rescueDir: string,
     private readonly onDat: (id: string) => void,
     private readonly log: Logger,
+    private readonly onReady: () => void = () => undefined,
   ) {}
 
   get watching(): boolean {
@@ -58,6 +63,10 @@ export class RescueWatcher {
       if (p.endsWith('.dat')) this.onDat(path.relative(root, p).split(path.sep).join('/'));
     };
     // an error event without a listener is thrown: a symlink loop (ELOOP) in the directory crashed the daemon
+    this.watcher.on('ready', () => {
+      this.log.info({ dir: root }, 'rescue directory watched');
+      this.onReady();
+    });
     this.watcher.on('add', onFile).on('change', onFile).on('error', (err: unknown) => this.log.warn({ err: errorMessage(err) }, 'rescue directory watcher: error ignored, rescans go on'));
   }
 

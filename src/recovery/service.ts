@@ -103,7 +103,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
     if (wanted(id) && (await store.enqueue(id, jobPayload(id, bytes)))) enqueued(id);
   };
   /** One pass: salvage dead writers' files, enqueue every .dat; returns how many files wait. */
-  const scan = async (): Promise<number> => {
+  const scanOnce = async (): Promise<number> => {
     const found = scanRescueDir(rescueDir, (id) => store.get(id) !== undefined);
     for (const lock of found.locks) {
       if (ownerState(lock, clock.now()) !== 'gone') continue;
@@ -120,6 +120,9 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
     watcher?.update(found.dats.length);
     return found.dats.length;
   };
+  // passes never overlap (two could salvage the same file): the rescan timer and the watcher's ready
+  let scanning: Promise<number> = Promise.resolve(0);
+  const scan = (): Promise<number> => (scanning = scanning.then(scanOnce, scanOnce));
   // batch mode replays what is there and finds late arrivals by rescanning: no watcher to pay for
   const watcher = o.mode === 'batch' ? undefined : new RescueWatcher(
     rescueDir,
@@ -128,6 +131,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
         .then(() => controller.kick())
         .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'enqueue failed')),
     log,
+    () => void scan().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'rescan failed')),
   );
 
   await scan();

@@ -128,9 +128,10 @@ describe('wprescue daemon and symlinks in the rescue directory', () => {
     symlinkSync('self', path.join(rescue, 'app', 'self')); // ELOOP on stat
     symlinkSync(rescue, path.join(rescue, 'app', 'root')); // every file again under app/root/...
     const d = startNode(bin('wprescue'), ['daemon', '-w', root]);
-    await until(() => existsSync(path.join(rescue, '.wprescue.pid')), 20_000);
+    const logFile = path.join(root, 'data/logs/wprescue.log');
+    await until(() => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('rescue directory watched'), 20_000);
     const out = path.join(root, 'data/out_dat/app.json');
-    // released while it runs: only the watcher can find it (the rescan is ten minutes away)
+    // released while it runs, once the watch is in place: only the watcher can find it (the rescan is ten minutes away)
     const f = writeRescueFile(rescue, 'app', 'main', T0, 0, range(0, 10), { locked: true });
     renameSync(f, f.slice(0, -'.lock'.length));
     await until(() => outputNs(out).length === 10 || d.child.exitCode !== null, 20_000);
