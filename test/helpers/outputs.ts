@@ -18,10 +18,24 @@ export function outputNs(file: string): number[] {
   return fileLines(file).map((l) => (JSON.parse(l) as { n: number }).n);
 }
 
+/**
+ * Reads again when a file or directory vanished mid-read: a daemon may release a rescue file
+ * (rename `.dat.lock` → `.dat`, remove its owner directory) between the listing and the read.
+ */
+function retryVanished<T>(read: () => T): T {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return read();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 20) throw err;
+    }
+  }
+}
+
 /** Every rescue file (.dat and .dat.lock) under dir, recursively. */
 export function rescueFilesIn(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true })
+  return retryVanished(() => readdirSync(dir, { recursive: true }))
     .map(String)
     .filter((n) => /\.dat(\.lock)?$/.test(n) && !n.startsWith('dead'))
     .map((n) => path.join(dir, n));
@@ -29,6 +43,10 @@ export function rescueFilesIn(dir: string): string[] {
 
 /** The `n` of every record in rescue files; a torn last line (no newline) is allowed and skipped. */
 export function rescueNs(dir: string): number[] {
+  return retryVanished(() => rescueNsOnce(dir));
+}
+
+function rescueNsOnce(dir: string): number[] {
   const out: number[] = [];
   for (const f of rescueFilesIn(dir)) {
     const text = readFileSync(f, 'utf8');

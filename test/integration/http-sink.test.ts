@@ -131,7 +131,7 @@ describe('http sink against a real node:http collector', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const s = sink(`http://127.0.0.1:${(server.address() as AddressInfo).port}/in`, { timeout_ms: 300 });
+      const s = sink(`http://127.0.0.1:${(server.address() as AddressInfo).port}/in`, { timeout_ms: 1500 }); // well above one 50 ms drip on a loaded machine
       const hung = (): Promise<string> => new Promise((resolve) => drips.push(setTimeout(() => resolve('write hung'), 20_000)));
       const outcomes: unknown[] = [];
       for (const st of [200, 400, 503]) {

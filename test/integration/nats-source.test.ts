@@ -156,24 +156,26 @@ describe('nats source: many wparse hosts on one stream', () => {
 
   it('kill -9 of the stream leader node mid-run, then restart: no line lost', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
-    const root = host({ urls: cluster.urls });
+    const metricsPort = await freePort();
+    const root = host({ urls: cluster.urls, metricsPort });
     expect(cli('wproj', ['nats', 'init', '-w', root]).code).toBe(0);
     const [h] = await startHosts([root]);
-    const N = 12_000;
     const nc = await cluster.connect();
-    const publishing = publishLines(nc, 'in.lines', lines(N));
-    await eventually('a quarter delivered', () => appNs(root).length >= N / 4);
+    // publishing goes on through the kill (a fixed burst could be drained before it)
+    const producer = steadyProducer(nc, 'in.lines', line);
+    await eventually('some delivered', () => appNs(root).length >= 3000);
     const leader = await cluster.streamLeader('IN');
     await cluster.kill(leader);
     const before = appNs(root).length;
     await eventually('progress with the leader dead', () => appNs(root).length >= before + 1000);
     await cluster.restart(leader);
-    await publishing;
+    const N = await producer.stop();
     await eventually('every line delivered', () => new Set(appNs(root)).size >= N, 90_000);
+    const redelivered = Number(/^wparse_nats_redelivered_total\{source="bus"\} (\d+)/m.exec(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())?.[1] ?? 0);
     await stopHost(h!);
     const dups = expectAllOnce(appNs(root), N);
-    // acks lost with the killed node come back as redeliveries: bounded by what was in flight
-    expect(dups).toBeLessThanOrEqual(2 * 200);
+    // acks lost with the killed node come back as redeliveries: every duplicate is one of them
+    expect(dups).toBeLessThanOrEqual(redelivered);
     await nc.close();
   }, 150_000);
 
@@ -215,12 +217,16 @@ describe('nats source: many wparse hosts on one stream', () => {
       return Number(new RegExp(`^${name}\\{source="bus"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
     };
     await eventually('every record of B acked', async () => (await metric('wparse_nats_acked_total')) === appNs(roots[1]!).length, 10_000);
-    expect(await metric('wparse_nats_redelivered_total'), "A's unacked messages came to B").toBeGreaterThanOrEqual(held);
+    // acks A sent just before its stop may still reach the stream after the count was read, so
+    // fewer than `held` may come back; but some must, and every duplicate below is one of them
+    const redelivered = await metric('wparse_nats_redelivered_total');
+    expect(redelivered, "A's unacked messages came to B").toBeGreaterThan(0);
     expect(await metric('wparse_nats_fetched_total')).toBeGreaterThanOrEqual(appNs(roots[1]!).length);
     expect(await metric('wparse_nats_pending')).toBe(0);
     await stopHost(b!);
     const dups = expectAllOnce([...appNs(roots[0]!), ...appNs(roots[1]!)], N);
     expect(dups, 'file sink: at most what A held at the kill').toBeLessThanOrEqual(held);
+    expect(dups, 'file sink: only redelivered messages come twice').toBeLessThanOrEqual(redelivered);
     const out = (await readStream(nc, 'OUT')).map((l) => (JSON.parse(l) as { n: number }).n);
     expect(expectAllOnce(out, N), 'nats sink: duplicates dropped by Nats-Msg-Id').toBe(0);
     expect(out).toHaveLength(N);

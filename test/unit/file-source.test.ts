@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FileSource, type FileSourceOptions } from '../../src/pipeline/file-source.js';
 import { decodeCheckpoints, encodeCheckpoint, SourceCheckpoint } from '../../src/pipeline/source-checkpoint.js';
 import { systemClock } from '../../src/platform/clock.js';
-import { silentLogger } from '../../src/platform/logger.js';
+import { silentLogger, type Logger } from '../../src/platform/logger.js';
 import { ROOT } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
@@ -222,8 +222,10 @@ describe('FileSource', () => {
     const dir = tmpDir();
     writeFileSync(path.join(dir, 'a.log'), lines('old', 0, 100));
     const glob = path.join(dir, '*.log');
-    const first = run(dir, { path: glob, from: 'end', commit: false }); // as if killed before any commit
-    await new Promise((res) => setTimeout(res, 300));
+    const opened: string[] = [];
+    const log = { ...silentLogger(), info: (o: { file?: string }, m: string) => m === 'input file opened' && opened.push(path.basename(o.file ?? '')) } as unknown as Logger;
+    const first = run(dir, { path: glob, from: 'end', commit: false, log }); // as if killed before any commit
+    await until(() => opened.includes('a.log'), 20_000); // the start scan has seen what a.log held
     appendFileSync(path.join(dir, 'a.log'), lines('a', 0, 10));
     writeFileSync(path.join(dir, 'c.log'), lines('c', 0, 30));
     await until(() => first.got.length >= 40, 20_000);
