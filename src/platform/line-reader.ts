@@ -58,12 +58,16 @@ const CHUNK = 1 << 20;
 export async function* readLineBatches(opts: LineReadOptions): AsyncGenerator<LineBatch> {
   const owned = typeof opts.file === 'string';
   const fh = typeof opts.file === 'string' ? await fsp.open(opts.file, 'r') : opts.file;
-  let ahead: Promise<{ buf: Buffer; n: number }> | undefined;
-  const readAt = async (carry: Buffer, pos: number): Promise<{ buf: Buffer; n: number }> => {
-    const buf = Buffer.allocUnsafe(carry.length + CHUNK);
+  let ahead: Promise<{ buf: Buffer; n: number; want: number }> | undefined;
+  // An unfinished line is copied into each next buffer, so a line longer than a chunk makes the read
+  // as long as the line so far: a line of n bytes costs O(n) copying, not O(n² / CHUNK) (a 128 MB
+  // line took about 7 s with fixed chunks).
+  const readAt = async (carry: Buffer, pos: number): Promise<{ buf: Buffer; n: number; want: number }> => {
+    const want = Math.max(CHUNK, carry.length);
+    const buf = Buffer.allocUnsafe(carry.length + want);
     carry.copy(buf, 0);
-    const { bytesRead } = await fh.read(buf, carry.length, CHUNK, pos);
-    return { buf, n: bytesRead };
+    const { bytesRead } = await fh.read(buf, carry.length, want, pos);
+    return { buf, n: bytesRead, want };
   };
   try {
     let pos = opts.from; // file offset of the next byte to read
@@ -71,7 +75,7 @@ export async function* readLineBatches(opts: LineReadOptions): AsyncGenerator<Li
     let atEof = false;
     for (;;) {
       if (opts.signal?.aborted) return;
-      const { buf, n }: { buf: Buffer; n: number } = atEof && fstatSync(fh.fd).size <= pos ? { buf: carry, n: 0 } : await (ahead ?? readAt(carry, pos));
+      const { buf, n, want }: { buf: Buffer; n: number; want: number } = atEof && fstatSync(fh.fd).size <= pos ? { buf: carry, n: 0, want: 0 } : await (ahead ?? readAt(carry, pos));
       ahead = undefined;
       atEof = n === 0;
       const replaced = n > 0 && opts.follow && opts.changed?.() === true;
@@ -89,10 +93,12 @@ export async function* readLineBatches(opts: LineReadOptions): AsyncGenerator<Li
       const base = pos - carry.length;
       const len = carry.length + n;
       pos += n;
-      const tail = buf.lastIndexOf(10, len - 1) + 1; // just past the chunk's last \n (0: none)
+      // just past the chunk's last \n (0: none); the carried bytes hold none, so only the new ones are searched
+      const nl = buf.subarray(len - n, len).lastIndexOf(10);
+      const tail = nl < 0 ? 0 : len - n + nl + 1;
       carry = buf.subarray(tail, len);
       // The next chunk is read while the caller works on this one's lines.
-      if (n === CHUNK) ahead = readAt(carry, pos);
+      if (n === want) ahead = readAt(carry, pos);
       let start = 0;
       let starts: number[] = [];
       let stops: number[] = [];

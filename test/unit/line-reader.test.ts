@@ -38,6 +38,17 @@ describe('line reader', () => {
     for (const g of got) expect(buf.toString('utf8', g.offset, buf.indexOf(10, g.offset)).replace(/\r$/, '')).toBe(g.line);
   });
 
+  it('a line of many chunks (the read grows with it) between short lines: every line and offset exact', async () => {
+    const long = `L${'0123456789'.repeat(900_000)}`; // 9 MB: the unfinished line spans reads of 1, 1, 2, 4 MiB
+    const lines = ['a', long, ...Array.from({ length: 5000 }, (_, i) => `after ${i}`), 'b'.repeat(3 << 20), 'end'];
+    const file = path.join(tmpDir(), 'in.log');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const got = await readAll(file, 0, 512);
+    expect(got.map((g) => g.line)).toEqual(lines);
+    let offset = 0;
+    expect(got.map((g) => g.offset)).toEqual(lines.map((l) => ((offset += l.length + 1), offset - l.length - 1)));
+  });
+
   it('resumes at a byte offset and counts a last line without newline (not in follow mode)', async () => {
     const file = path.join(tmpDir(), 'in.log');
     writeFileSync(file, 'one\ntwo\nthree');
