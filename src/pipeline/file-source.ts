@@ -7,9 +7,9 @@ import type { Logger } from '../platform/logger.js';
 import { BatchChannel } from './batch-channel.js';
 import { FileGlob } from './file-discovery.js';
 import { FileTail, type TailDeps } from './file-tail.js';
-import { fingerprint, readHead, type Head } from './fingerprint.js';
+import { fingerprint, readBefore, readHead, tailHash, type Head } from './fingerprint.js';
 import type { Source, SourceBatch } from './source.js';
-import { SourceCheckpoint, type FileCheckpoint } from './source-checkpoint.js';
+import { SourceCheckpoint, TAIL_BYTES, type FileCheckpoint } from './source-checkpoint.js';
 
 export interface FileSourceOptions {
   key: string;
@@ -40,22 +40,29 @@ interface Stat {
   mtime: bigint;
 }
 
-/** Where a file begins, given its checkpoint entries (SPEC section 2); `why` is logged when set. */
+/**
+ * Where a file begins, given its checkpoint entries (SPEC section 2); `why` is logged when set.
+ * `tailAt(offset)` hashes the file's bytes just before `offset` (see the checkpoint's `tail`).
+ */
 export function resumePoint(
   entries: readonly FileCheckpoint[],
   head: Head,
   st: Stat,
   from: FileSourceOptions['from'],
   atStart: boolean,
+  tailAt: (offset: number) => string = () => '',
 ): { entry: FileCheckpoint; why?: string } {
   const fresh = (gen: number, offset: number): FileCheckpoint => ({
-    fp: fingerprint(head.hash, st.dev, st.ino, gen), head: head.hash, dev: st.dev, ino: st.ino, gen, offset, msize: 0, mtime: 0n,
+    fp: fingerprint(head.hash, st.dev, st.ino, gen), head: head.hash, tail: '', dev: st.dev, ino: st.ino, gen, offset, msize: 0, mtime: 0n,
   });
   const known = entries.findLast((e) => !e.legacy && e.dev === st.dev && e.ino === st.ino);
   if (known && known.head === head.hash) {
     if (st.size < known.offset) return { entry: fresh(known.gen + 1, 0), why: 'truncated since the checkpoint' };
     if (known.offset > 0 && st.size === known.offset && known.msize === known.offset && st.mtime !== known.mtime) {
       return { entry: fresh(known.gen + 1, 0), why: 'rewritten in place since the checkpoint' };
+    }
+    if (known.offset > 0 && known.tail && tailAt(known.offset) !== known.tail) {
+      return { entry: fresh(known.gen + 1, 0), why: 'rewritten in place since the checkpoint (its bytes before the checkpoint changed)' };
     }
     return { entry: known };
   }
@@ -266,7 +273,7 @@ export class FileSource implements Source {
         return id;
       }
       this.pendingHeads.delete(id);
-      const { entry, why } = resumePoint(this.entries, head, st, o.from, atStart);
+      const { entry, why } = resumePoint(this.entries, head, st, o.from, atStart, (offset) => tailHash(readBefore(fh.fd, offset, TAIL_BYTES)));
       if (why) o.log.warn({ source: o.key, file: p, fp: entry.fp }, `input file ${why}: reading it from the start`);
       o.log.info({ source: o.key, file: p, fp: entry.fp, from: entry.offset }, rotated ? 'rotated input file found: reading it to its end' : 'input file opened');
       // the slot is written at once: a restart before the first commit must know the file

@@ -4,12 +4,13 @@ import { sleep, type Clock } from '../platform/clock.js';
 import { readLineBatches } from '../platform/line-reader.js';
 import { plainLines } from '../platform/plain-lines.js';
 import type { Logger } from '../platform/logger.js';
-import { bytesUnchanged, fingerprint, headUnchanged, readHead, type Head } from './fingerprint.js';
+import { bytesUnchanged, fingerprint, headUnchanged, readBefore, readHead, tailHash, type Head } from './fingerprint.js';
 import type { SourceBatch } from './source.js';
-import type { FileCheckpoint, SourceCheckpoint } from './source-checkpoint.js';
+import { TAIL_BYTES, type FileCheckpoint, type SourceCheckpoint } from './source-checkpoint.js';
 
-/** How many of the last bytes read are checked to be still in place (see `mark`). */
-const MARK_BYTES = 64;
+/** How many of the last bytes read are checked to be still in place (see `mark`): the checkpoint's `tail`. */
+const MARK_BYTES = TAIL_BYTES;
+const NOTHING: Buffer = Buffer.alloc(0);
 
 export interface TailDeps {
   key: string;
@@ -30,7 +31,7 @@ export interface TailDeps {
 /** Starts a new generation of the same open file (truncated or rewritten in place): read from 0. */
 export function nextGeneration(prev: FileCheckpoint, head: Head): FileCheckpoint {
   const gen = prev.gen + 1;
-  return { fp: fingerprint(head.hash, prev.dev, prev.ino, gen), head: head.hash, dev: prev.dev, ino: prev.ino, gen, offset: 0, msize: 0, mtime: 0n };
+  return { fp: fingerprint(head.hash, prev.dev, prev.ino, gen), head: head.hash, tail: '', dev: prev.dev, ino: prev.ino, gen, offset: 0, msize: 0, mtime: 0n };
 }
 
 /**
@@ -46,9 +47,10 @@ export class FileTail {
   private restart: string | undefined;
   private lastMtime = -1n;
   /**
-   * The last bytes read of this generation and where they lie: a rewrite in place that keeps the
-   * first line (a CSV header) is told by them, else the new content up to the old read position
-   * was skipped and the line across it torn.
+   * The last bytes read of this generation (at most MARK_BYTES, across reads) and where they lie: a
+   * rewrite in place that keeps the first line (a CSV header) is told by them, else the new content
+   * up to the old read position was skipped and the line across it torn. Their hash is the
+   * checkpoint's `tail`, which tells the same after a restart.
    */
   private mark: { at: number; bytes: Buffer } | undefined;
   /**
@@ -116,7 +118,11 @@ export class FileTail {
     const entry = this.entry;
     const idPrefix = `${this.d.key}:${entry.fp}:`;
     let last = entry.offset;
-    this.mark = undefined;
+    const before = readBefore(this.fh.fd, entry.offset, MARK_BYTES);
+    this.mark = before.length ? { at: entry.offset - before.length, bytes: before } : undefined;
+    // the bytes before the current read buffer (the last batch's mark: a buffer starts where it ended)
+    let bufBase = -1;
+    let bufBefore = NOTHING;
     const reader = readLineBatches({
       file: this.fh,
       from: entry.offset,
@@ -130,6 +136,10 @@ export class FileTail {
       ...(this.d.pollMs ? { pollMs: this.d.pollMs } : {}),
     });
     for await (const b of reader) {
+      if (b.base !== bufBase) {
+        bufBase = b.base;
+        bufBefore = this.mark && this.mark.at + this.mark.bytes.length === b.base ? this.mark.bytes : NOTHING;
+      }
       const n = b.starts.length;
       const lines = new Array<string>(n);
       const positions = new Array<number>(n);
@@ -145,7 +155,10 @@ export class FileTail {
       const end = b.end;
       last = end;
       const endIdx = end - b.base;
-      this.mark = { at: end - Math.min(MARK_BYTES, endIdx), bytes: Buffer.from(b.buf.subarray(Math.max(0, endIdx - MARK_BYTES), endIdx)) };
+      const markBytes = endIdx >= MARK_BYTES ? Buffer.from(b.buf.subarray(endIdx - MARK_BYTES, endIdx)) : Buffer.concat([bufBefore, b.buf.subarray(0, endIdx)]).subarray(-MARK_BYTES);
+      this.mark = { at: end - markBytes.length, bytes: markBytes };
+      // a tail of fewer bytes than a restart would read (never expected) is left unknown, not wrong
+      const tail = markBytes.length === Math.min(MARK_BYTES, end) ? tailHash(markBytes) : '';
       await this.d.push({
         lines,
         idPrefix,
@@ -154,6 +167,7 @@ export class FileTail {
         // a partial commit ends where the first uncommitted line begins: exact in bytes
         commit: (count = n) => {
           entry.offset = count < n ? positions[count]! : end;
+          entry.tail = count < n ? '' : tail;
           this.d.ckpt.write(entry);
         },
       });

@@ -39,6 +39,19 @@ export function fingerprint(head: string, dev: number, ino: number, gen: number)
   return hash16(`${head}:${dev}:${ino}:${gen}`);
 }
 
+/** Hash of the bytes just before a checkpoint's offset (its `tail`). */
+export function tailHash(bytes: Buffer): string {
+  return hash16(bytes);
+}
+
+/** The (at most `max`) bytes just before `offset` of an open file; fewer when the file is shorter. */
+export function readBefore(fd: number, offset: number, max: number): Buffer {
+  const n = Math.min(max, offset);
+  const buf = Buffer.alloc(n);
+  const got = n > 0 ? readSync(fd, buf, 0, n, offset - n) : 0;
+  return buf.subarray(0, got);
+}
+
 /** True when the open file's first bytes still equal `head` (false once it was rewritten or truncated). */
 export function headUnchanged(fd: number, head: Head): boolean {
   return bytesUnchanged(fd, 0, head.bytes);

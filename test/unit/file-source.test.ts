@@ -68,12 +68,16 @@ function expectExactly(r: Run, expected: string[]): void {
 }
 
 describe('source checkpoint format', () => {
-  it('decodes the golden file and encodes it back byte for byte', () => {
-    const text = readFileSync(path.join(ROOT, 'test/fixtures/source-checkpoint-v2.ckpt'), 'utf8');
+  it('decodes the golden file and encodes it back byte for byte; a v2 slot decodes with its tail unknown', () => {
+    const text = readFileSync(path.join(ROOT, 'test/fixtures/source-checkpoint-v3.ckpt'), 'utf8');
     const entries = decodeCheckpoints(text);
     expect(entries).toHaveLength(2);
-    expect(entries[0]).toMatchObject({ dev: 2049, ino: 1234567, gen: 0, offset: 52311, mtime: 1764470000123456789n });
+    expect(entries[0]).toMatchObject({ dev: 2049, ino: 1234567, gen: 0, offset: 52311, tail: '5e6f708192a3b4c5', mtime: 1764470000123456789n });
+    expect(entries[1]).toMatchObject({ gen: 1, offset: 0, tail: '' });
     expect(entries.map(encodeCheckpoint).join('')).toBe(text);
+    const v2 = decodeCheckpoints(readFileSync(path.join(ROOT, 'test/fixtures/source-checkpoint-v2.ckpt'), 'utf8'));
+    expect(v2.map((e) => ({ ...e, tail: '' }))).toEqual(v2);
+    expect(v2.map(({ tail: _t, ...e }) => e)).toEqual(entries.map(({ tail: _t, ...e }) => e));
     // a torn slot is skipped, a v1 checkpoint is still understood
     expect(decodeCheckpoints(`${text.slice(0, 100)}\n{"v":1,"ino":00000000000000000007,"offset":00000000000000000042}\n`)).toEqual([
       expect.objectContaining({ legacy: true, ino: 7, offset: 42 }),
@@ -165,6 +169,25 @@ describe('FileSource', () => {
     await until(() => r.got.some((g) => g.line === 'y-1999'), 20_000);
     await r.stop();
     expectExactly(r, ['when,what', ...names('x', 0, 500), 'when,what', ...names('y', 0, 2000)]);
+  });
+
+  it('a file rewritten in place while nothing read it, same header, longer than its checkpoint: read again from 0; one that only grew resumes', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'app.csv');
+    const other = path.join(dir, 'grows.csv');
+    writeFileSync(file, `when,what\n${lines('x', 0, 500)}`);
+    writeFileSync(other, `when,what\n${lines('g', 0, 500)}`);
+    const glob = path.join(dir, '*.csv');
+    const first = run(dir, { path: glob, follow: false });
+    await first.done;
+    writeFileSync(file, `when,what\n${lines('y', 0, 2000)}`); // same inode, same header, stopped meanwhile
+    appendFileSync(other, lines('g', 500, 100));
+    const second = run(dir, { path: glob, follow: false });
+    await second.done;
+    expectExactly(second, ['when,what', ...names('y', 0, 2000), ...names('g', 500, 100)]);
+    // the new generation's slot and the grown file's carry the hash of their last bytes
+    const slots = decodeCheckpoints(readFileSync(SourceCheckpoint.pathFor(path.join(dir, '.run'), 'src'), 'utf8'));
+    expect(slots.map((e) => [e.gen, e.tail.length])).toEqual(expect.arrayContaining([[1, 16], [0, 16]]));
   });
 
   it('per-file checkpoints: a restart reads only what is new; a file rewritten in place (same size) is read again', async () => {
