@@ -52,6 +52,9 @@ export class RescueWatcher {
     const layout = rescueLayout(root);
     this.watcher = watch(root, {
       ignoreInitial: true,
+      // as the rescan: a link inside the directory (one back to its root) is not followed, or the
+      // same file would be reported under a second id and replayed twice
+      followSymlinks: false,
       ignored: (p: string) => {
         const id = layout.jobIdOf(p);
         if (id === undefined) return false; // the root itself
