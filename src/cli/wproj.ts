@@ -61,7 +61,7 @@ const program = new Command('wproj').description('Inspect a work root: line coun
 program.addCommand(addCommonHelp(new Command('stat').description('line counts of sources and sink outputs (a missing file counts 0)').addCommand(statCommand('file'), { isDefault: true }).addCommand(statCommand('src-file')).addCommand(statCommand('sink-file'))));
 
 program.addCommand(
-  new Command('validate').description('check sink outputs against their expects (`wproj validate` is `wproj validate sink-file`)').addCommand(
+  new Command('validate').description('check sink outputs against their expects (wproj validate alone runs validate sink-file)').addCommand(
     addCommonHelp(
       new Command('sink-file')
         .description('ratio±tol, [min,max], min_samples, others_max, sum_tol per group; exit 0 PASS/WARN, 1 FAIL')
