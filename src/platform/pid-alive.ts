@@ -41,25 +41,46 @@ export function pidNamespace(): string {
   return namespace;
 }
 
-/** What a writer leaves for others to judge it by: `<pid> <pid namespace>`. */
+/**
+ * When a process started (Linux: clock ticks since boot, field 22 of /proc/<pid>/stat), or
+ * undefined where that cannot be read. A pid and its start time name one process for good: a pid
+ * reused after a kill -9 has another start time.
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return start && /^\d+$/.test(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a writer leaves for others to judge it by: `<pid> <pid namespace> [<start time>]`. */
 export function processMark(): string {
-  return `${process.pid} ${pidNamespace()}\n`;
+  const start = processStartTime(process.pid);
+  return `${process.pid} ${pidNamespace()}${start ? ` ${start}` : ''}\n`;
 }
 
 /**
  * Whether the process a mark names is running: true or false when this process can tell, and
  * undefined when it cannot (an unreadable mark, or a pid of another namespace); the caller then
  * judges by something else, such as a lock's age. A bare pid (the older form) is taken as ours.
+ * With a start time, a live process of that pid started at another time is another process (the
+ * pid was reused after its holder died): the mark's process is dead.
  */
 export function markAlive(mark: string): boolean | undefined {
   const m = parseMark(mark);
   if (!m || (m.ns !== undefined && m.ns !== pidNamespace())) return undefined;
-  return pidAlive(m.pid);
+  if (!pidAlive(m.pid)) return false;
+  if (m.start === undefined) return true;
+  const now = processStartTime(m.pid);
+  return now === undefined || now === m.start;
 }
 
-/** The pid (and namespace, when written) of a mark; undefined when it names no process. */
-export function parseMark(mark: string): { pid: number; ns: string | undefined } | undefined {
-  const [pidText, ns] = mark.trim().split(/\s+/, 2);
+/** The pid (and namespace and start time, when written) of a mark; undefined when it names no process. */
+export function parseMark(mark: string): { pid: number; ns: string | undefined; start: string | undefined } | undefined {
+  const [pidText, ns, start] = mark.trim().split(/\s+/, 3);
   const pid = Number(pidText);
-  return Number.isInteger(pid) && pid > 0 ? { pid, ns } : undefined; // pid 0 would mean our own group
+  return Number.isInteger(pid) && pid > 0 ? { pid, ns, start } : undefined; // pid 0 would mean our own group
 }

@@ -2,13 +2,14 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { WrError, errnoCode } from '../errors.js';
 import { writeFileAtomicSync } from '../platform/atomic-write.js';
-import { pidAlive } from '../platform/pid-alive.js';
+import { markAlive, parseMark, processMark } from '../platform/pid-alive.js';
 import { rescueLayout } from '../rescue/layout.js';
 
 /**
  * One wprescue per rescue directory: a proper-lockfile lock at `<rescue>/.wprescue.lock` plus a
- * `<rescue>/.wprescue.pid` naming the holder. A lock whose holder pid is dead (kill -9) is taken
- * over at once instead of waiting for it to go stale. Releasing removes the pid file first, so a
+ * `<rescue>/.wprescue.pid` naming the holder (`<pid> <pid namespace> <start time>`). A lock whose
+ * holder is dead (kill -9; its pid free, or reused by a process started later) is taken over at
+ * once instead of waiting for it to go stale. Releasing removes the pid file first, so a
  * clean exit leaves neither behind. A lock removed under its holder (`rm -rf data/rescue` while a
  * daemon runs; proper-lockfile notices within `update` ms) is taken again with its pid file, so a
  * second wprescue still finds the directory owned; `onCompromised` is called only when that fails
@@ -33,7 +34,7 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
         release = await lockfile.lock(dir, opts);
         locked = true;
       }
-      writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
+      writeFileAtomicSync(pidFile, processMark(), false);
     };
     const tryAgain = (): void =>
       void attempt().catch((err: unknown) => {
@@ -46,7 +47,7 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
   const opts = { lockfilePath: lockPath, realpath: false, stale: 10_000, update: 2_500, onCompromised: retake };
   const owned = (r: () => Promise<void>): (() => Promise<void>) => {
     release = r;
-    writeFileAtomicSync(pidFile, `${process.pid}\n`, false);
+    writeFileAtomicSync(pidFile, processMark(), false);
     return async () => {
       released = true;
       if (lost) return;
@@ -58,8 +59,9 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
     return owned(await lockfile.lock(dir, opts));
   } catch (err) {
     if ((err as { code?: string }).code !== 'ELOCKED') throw err;
-    const holder = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && !pidAlive(holder)) {
+    const mark = existsSync(pidFile) ? readFileSync(pidFile, 'utf8') : '';
+    const holder = parseMark(mark)?.pid ?? NaN;
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && markAlive(mark) === false) {
       rmSync(lockPath, { recursive: true, force: true });
       return owned(await lockfile.lock(dir, opts));
     }

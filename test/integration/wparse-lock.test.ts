@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pidNamespace, processStartTime } from '../../src/platform/pid-alive.js';
 import { bin, cli } from '../helpers/cli.js';
 import { startNode } from '../helpers/child.js';
 import { compareNs, outputNs } from '../helpers/outputs.js';
@@ -53,6 +54,18 @@ describe('one wparse per work root', () => {
     const r = cli('wparse', ['batch', '-w', root]);
     expect(r.code, r.stderr).toBe(0);
     expect(compareNs(parsed(0, 110), outputNs(main)).missing).toEqual([]);
+  });
+
+  it('a holder whose pid was reused after a kill -9 (a live process started later) does not hold the work root', () => {
+    const root = makeWorkRoot(tmpDir(), { input: makeInput(110) });
+    const run = path.join(root, 'data/.run');
+    mkdirSync(path.join(run, 'wparse.lock'), { recursive: true }); // fresh: proper-lockfile alone would wait
+    // this live test process's pid, as the dead holder's would be if reused, but started at another time
+    const start = Number(processStartTime(process.pid));
+    writeFileSync(path.join(run, 'wparse.pid'), `${process.pid} ${pidNamespace()} ${start - 1}\n`);
+    const r = cli('wparse', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(compareNs(parsed(0, 110), outputNs(path.join(root, 'data/out_dat/app.json')))).toEqual({ missing: [], duplicates: 0 });
   });
 
   it('a holder of another pid namespace (a container whose wparse is pid 1) holds the work root until its lock goes stale', () => {

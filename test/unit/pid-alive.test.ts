@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { pidAlive } from '../../src/platform/pid-alive.js';
+import { markAlive, pidAlive, pidNamespace, processMark, processStartTime } from '../../src/platform/pid-alive.js';
 import { until } from '../helpers/until.js';
 
 describe('pidAlive', () => {
@@ -24,5 +24,15 @@ describe('pidAlive', () => {
     parent.kill('SIGKILL');
     await exited;
     expect(pidAlive(parent.pid!)).toBe(false);
+  });
+
+  it('a mark names one process for good: the same pid started at another time (a reused pid) is not it', () => {
+    const start = processStartTime(process.pid);
+    expect(start).toMatch(/^\d+$/);
+    expect(processMark()).toBe(`${process.pid} ${pidNamespace()} ${start}\n`);
+    expect(markAlive(processMark())).toBe(true);
+    expect(markAlive(`${process.pid} ${pidNamespace()} ${Number(start) + 1}\n`)).toBe(false);
+    expect(markAlive(`${process.pid} ${pidNamespace()}\n`)).toBe(true); // the older form: pid alone decides
+    expect(markAlive(`${process.pid} pid:[1] ${start}\n`)).toBeUndefined(); // another namespace: cannot tell
   });
 });
