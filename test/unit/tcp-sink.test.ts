@@ -90,6 +90,16 @@ describe('readSocketQueues', () => {
       }),
     ).toBeUndefined();
   });
+
+  it('a dual-stack peer of our IPv4 connection is read from /proc/net/tcp6 (::ffff:127.0.0.1)', () => {
+    const v4 = table.split('\n').slice(0, 3).join('\n'); // our socket only
+    const v6 = [
+      '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   0: 0000000000000000FFFF00000100007F:1F90 0000000000000000FFFF00000100007F:B5DC 01 00000000:00034000 00:00000000 00000000     0        0 12 1',
+    ].join('\n');
+    const read = (f: string): string => (f === '/proc/net/tcp6' ? v6 : v4);
+    expect(readSocketQueues(local, remote, 'IPv4', read)).toEqual({ tx: 0x12000, peerRx: 0x34000 });
+  });
 });
 
 describe('TcpSink against a real listener', () => {
@@ -144,6 +154,30 @@ describe('TcpSink against a real listener', () => {
     expect(s.unconfirmed()).toBe(0);
     expect(await s.flush()).toEqual({ status: 'ok' });
     expect(l.lines).toHaveLength(100_000);
+  });
+
+  it('a dual-stack peer (listening on ::, its side of our IPv4 connection in /proc/net/tcp6): once it read everything, one measurement confirms all', async () => {
+    const got: string[] = [];
+    const conns: net.Socket[] = [];
+    const server = net.createServer((c) => {
+      conns.push(c);
+      let tail = '';
+      c.on('data', (d: Buffer) => {
+        const parts = (tail + d.toString()).split('\n');
+        tail = parts.pop()!;
+        got.push(...parts);
+      });
+    });
+    open.push({ close: () => new Promise<void>((r) => (conns.forEach((c) => c.destroy()), server.close(() => r()))) });
+    await new Promise<void>((r) => server.listen(0, '::', () => r()));
+    const s = sink((server.address() as net.AddressInfo).port); // a 1 GiB static bound: only a measurement confirms
+    expect(await s.write(entries(0, 100))).toEqual({ status: 'ok' });
+    await until(() => got.length === 100, 10_000);
+    expect(conns[0]!.remoteAddress).toBe('::ffff:127.0.0.1');
+    // without the peer found, the sink would end the connection to confirm (a peer that does not close on end of stream: rescued)
+    s.confirmQueued();
+    expect(s.unconfirmed()).toBe(0);
+    await s.close();
   });
 
   it('a peer that stops reading after 5 MB and resets: the lines confirmed by the kernel queues were all read, the rest come back', async () => {
