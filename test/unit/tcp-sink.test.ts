@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SinkEntry } from '../../src/record.js';
@@ -177,6 +178,29 @@ describe('TcpSink against a real listener', () => {
     // without the peer found, the sink would end the connection to confirm (a peer that does not close on end of stream: rescued)
     s.confirmQueued();
     expect(s.unconfirmed()).toBe(0);
+    await s.close();
+  });
+
+  it('a measurement when idle reads the peer again: its line of the table may predate our last bytes reaching it', async () => {
+    const { l, port } = await listen([{ pauseMs: 20_000 }]); // reads nothing
+    // the table is printed socket by socket: the first print shows the peer before our bytes arrived
+    // (nothing unread), ours after they were acknowledged
+    let prints = 0;
+    const readProc = (f: string): string => {
+      const text = readFileSync(f, 'utf8');
+      return prints++ === 0 ? text.replace(/ ([0-9A-F]{8}):([0-9A-F]{8}) /g, ' $1:00000000 ') : text;
+    };
+    const s = new TcpSink({ host: '127.0.0.1', port, fmt: 'json', resendWindow: 0, timeoutMs: 5000, kernelBound: 1 << 30, readProc });
+    expect(await s.write(entries(0, 100))).toEqual({ status: 'ok' });
+    const ours = hexEndpoint('127.0.0.1', port, 'IPv4');
+    const acked = (): boolean => readFileSync('/proc/net/tcp', 'utf8').split('\n').some((line) => {
+      const f = line.trim().split(/\s+/);
+      return f[2] === ours && f[3] === '01' && f[4] === '00000000:00000000';
+    });
+    await until(acked, 10_000);
+    s.confirmQueued();
+    expect(l.lines).toHaveLength(0);
+    expect(s.unconfirmed()).toBe(100); // the peer read none of them: none is confirmed
     await s.close();
   });
 
