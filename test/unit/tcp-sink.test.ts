@@ -242,9 +242,9 @@ describe('TcpSink against a real listener', () => {
     for (let n = failedAt * 10 + 10; n < 400; n++) expect(got.has(n)).toBe(true);
   });
 
-  it('flush against a peer that never closes: unavailable after timeout_ms, the tail in resend', async () => {
+  it('flush against a peer that never closes and has not read the tail: unavailable after timeout_ms, the tail in resend', async () => {
     const conns: net.Socket[] = [];
-    const server = net.createServer({ allowHalfOpen: true }, (c) => conns.push(c.on('data', () => undefined)));
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (c) => conns.push(c)); // reads nothing
     open.push({ close: () => new Promise<void>((r) => (conns.forEach((c) => c.destroy()), server.close(() => r()))) });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const s = sink((server.address() as net.AddressInfo).port, 1 << 30, 200);
@@ -252,5 +252,24 @@ describe('TcpSink against a real listener', () => {
     const f = await s.flush();
     expect(f.status).toBe('unavailable');
     if (f.status === 'unavailable') expect(ns(f.resend ?? [])).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('flush against a loopback peer that read everything but never closes: the socket tables confirm the tail at timeout_ms, nothing handed back', async () => {
+    const got: string[] = [];
+    const conns: net.Socket[] = [];
+    const server = net.createServer({ allowHalfOpen: true }, (c) => {
+      conns.push(c);
+      c.on('data', (d: Buffer) => got.push(...d.toString().split('\n').filter(Boolean)));
+    });
+    open.push({ close: () => new Promise<void>((r) => (conns.forEach((c) => c.destroy()), server.close(() => r()))) });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const s = sink((server.address() as net.AddressInfo).port, 1 << 30, 300);
+    expect(await s.write(entries(0, 5))).toEqual({ status: 'ok' });
+    expect(await s.flush()).toEqual({ status: 'ok' });
+    expect(got).toHaveLength(5);
+    expect(s.unconfirmed()).toBe(0);
+    expect(await s.write(entries(5, 1))).toEqual({ status: 'ok' }); // a new connection
+    await until(() => conns.length === 2 && got.length === 6, 5000);
+    await s.close();
   });
 });
