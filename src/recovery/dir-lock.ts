@@ -61,7 +61,8 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
     if ((err as { code?: string }).code !== 'ELOCKED') throw err;
     const mark = existsSync(pidFile) ? readFileSync(pidFile, 'utf8') : '';
     const holder = parseMark(mark)?.pid ?? NaN;
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && markAlive(mark) === false) {
+    // our own pid too: a mark of our pid with another start time is a dead holder whose pid we got
+    if (Number.isInteger(holder) && holder > 0 && markAlive(mark) === false) {
       rmSync(lockPath, { recursive: true, force: true });
       return owned(await lockfile.lock(dir, opts));
     }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SinkEntry } from '../../src/record.js';
@@ -90,6 +91,16 @@ describe('readSocketQueues', () => {
       }),
     ).toBeUndefined();
   });
+
+  it('a dual-stack peer of our IPv4 connection is read from /proc/net/tcp6 (::ffff:127.0.0.1)', () => {
+    const v4 = table.split('\n').slice(0, 3).join('\n'); // our socket only
+    const v6 = [
+      '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   0: 0000000000000000FFFF00000100007F:1F90 0000000000000000FFFF00000100007F:B5DC 01 00000000:00034000 00:00000000 00000000     0        0 12 1',
+    ].join('\n');
+    const read = (f: string): string => (f === '/proc/net/tcp6' ? v6 : v4);
+    expect(readSocketQueues(local, remote, 'IPv4', read)).toEqual({ tx: 0x12000, peerRx: 0x34000 });
+  });
 });
 
 describe('TcpSink against a real listener', () => {
@@ -146,6 +157,53 @@ describe('TcpSink against a real listener', () => {
     expect(l.lines).toHaveLength(100_000);
   });
 
+  it('a dual-stack peer (listening on ::, its side of our IPv4 connection in /proc/net/tcp6): once it read everything, one measurement confirms all', async () => {
+    const got: string[] = [];
+    const conns: net.Socket[] = [];
+    const server = net.createServer((c) => {
+      conns.push(c);
+      let tail = '';
+      c.on('data', (d: Buffer) => {
+        const parts = (tail + d.toString()).split('\n');
+        tail = parts.pop()!;
+        got.push(...parts);
+      });
+    });
+    open.push({ close: () => new Promise<void>((r) => (conns.forEach((c) => c.destroy()), server.close(() => r()))) });
+    await new Promise<void>((r) => server.listen(0, '::', () => r()));
+    const s = sink((server.address() as net.AddressInfo).port); // a 1 GiB static bound: only a measurement confirms
+    expect(await s.write(entries(0, 100))).toEqual({ status: 'ok' });
+    await until(() => got.length === 100, 10_000);
+    expect(conns[0]!.remoteAddress).toBe('::ffff:127.0.0.1');
+    // without the peer found, the sink would end the connection to confirm (a peer that does not close on end of stream: rescued)
+    s.confirmQueued();
+    expect(s.unconfirmed()).toBe(0);
+    await s.close();
+  });
+
+  it('a measurement when idle reads the peer again: its line of the table may predate our last bytes reaching it', async () => {
+    const { l, port } = await listen([{ pauseMs: 20_000 }]); // reads nothing
+    // the table is printed socket by socket: the first print shows the peer before our bytes arrived
+    // (nothing unread), ours after they were acknowledged
+    let prints = 0;
+    const readProc = (f: string): string => {
+      const text = readFileSync(f, 'utf8');
+      return prints++ === 0 ? text.replace(/ ([0-9A-F]{8}):([0-9A-F]{8}) /g, ' $1:00000000 ') : text;
+    };
+    const s = new TcpSink({ host: '127.0.0.1', port, fmt: 'json', resendWindow: 0, timeoutMs: 5000, kernelBound: 1 << 30, readProc });
+    expect(await s.write(entries(0, 100))).toEqual({ status: 'ok' });
+    const ours = hexEndpoint('127.0.0.1', port, 'IPv4');
+    const acked = (): boolean => readFileSync('/proc/net/tcp', 'utf8').split('\n').some((line) => {
+      const f = line.trim().split(/\s+/);
+      return f[2] === ours && f[3] === '01' && f[4] === '00000000:00000000';
+    });
+    await until(acked, 10_000);
+    s.confirmQueued();
+    expect(l.lines).toHaveLength(0);
+    expect(s.unconfirmed()).toBe(100); // the peer read none of them: none is confirmed
+    await s.close();
+  });
+
   it('a peer that stops reading after 5 MB and resets: the lines confirmed by the kernel queues were all read, the rest come back', async () => {
     const { l, port } = await listen([{ pauseAtBytes: 5e6, pauseMs: 300, resetAfterBytes: 5e6 }]);
     const s = sink(port);
@@ -184,9 +242,9 @@ describe('TcpSink against a real listener', () => {
     for (let n = failedAt * 10 + 10; n < 400; n++) expect(got.has(n)).toBe(true);
   });
 
-  it('flush against a peer that never closes: unavailable after timeout_ms, the tail in resend', async () => {
+  it('flush against a peer that never closes and has not read the tail: unavailable after timeout_ms, the tail in resend', async () => {
     const conns: net.Socket[] = [];
-    const server = net.createServer({ allowHalfOpen: true }, (c) => conns.push(c.on('data', () => undefined)));
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (c) => conns.push(c)); // reads nothing
     open.push({ close: () => new Promise<void>((r) => (conns.forEach((c) => c.destroy()), server.close(() => r()))) });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const s = sink((server.address() as net.AddressInfo).port, 1 << 30, 200);
@@ -194,5 +252,24 @@ describe('TcpSink against a real listener', () => {
     const f = await s.flush();
     expect(f.status).toBe('unavailable');
     if (f.status === 'unavailable') expect(ns(f.resend ?? [])).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('flush against a loopback peer that read everything but never closes: the socket tables confirm the tail at timeout_ms, nothing handed back', async () => {
+    const got: string[] = [];
+    const conns: net.Socket[] = [];
+    const server = net.createServer({ allowHalfOpen: true }, (c) => {
+      conns.push(c);
+      c.on('data', (d: Buffer) => got.push(...d.toString().split('\n').filter(Boolean)));
+    });
+    open.push({ close: () => new Promise<void>((r) => (conns.forEach((c) => c.destroy()), server.close(() => r()))) });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const s = sink((server.address() as net.AddressInfo).port, 1 << 30, 300);
+    expect(await s.write(entries(0, 5))).toEqual({ status: 'ok' });
+    expect(await s.flush()).toEqual({ status: 'ok' });
+    expect(got).toHaveLength(5);
+    expect(s.unconfirmed()).toBe(0);
+    expect(await s.write(entries(5, 1))).toEqual({ status: 'ok' }); // a new connection
+    await until(() => conns.length === 2 && got.length === 6, 5000);
+    await s.close();
   });
 });

@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
  * `rx_queue` of the peer's socket is every byte it acknowledged but its process has not read. On
  * loopback both sockets are in the table, so their sum is exactly what a reset can still drop;
  * for a remote peer only `tx` is known (`peerRx` undefined) and the caller assumes the largest
- * receive buffer. Undefined when the table or our socket is not found (not Linux).
+ * receive buffer. A dual-stack listener (`::`, Node's default) holds its side of our IPv4
+ * connection as an IPv6 socket (`::ffff:a.b.c.d`), listed in `/proc/net/tcp6`: looked up there when
+ * `/proc/net/tcp` has no peer. Undefined when the table or our socket is not found (not Linux).
  */
 export interface SocketQueues {
   tx: number;
@@ -54,5 +56,24 @@ export function readSocketQueues(
     if (same(f[1]!, l, local.port) && same(f[2]!, r, remote.port)) tx = parseInt(txHex!, 16);
     else if (same(f[1]!, r, remote.port) && same(f[2]!, l, local.port)) peerRx = parseInt(rxHex!, 16);
   }
+  if (tx !== undefined && peerRx === undefined && l && r) peerRx = mappedPeerRx(l, r, read);
   return tx === undefined ? undefined : { tx, peerRx };
+}
+
+/** The unread bytes of a dual-stack peer of our IPv4 connection (`l` → `r`), from `/proc/net/tcp6`. */
+function mappedPeerRx(l: string, r: string, read: ProcReader): number | undefined {
+  let text: string;
+  try {
+    text = read('/proc/net/tcp6');
+  } catch {
+    return undefined;
+  }
+  // ::ffff:a.b.c.d, printed as four 32-bit words in host byte order (little-endian here)
+  const mapped = (hex: string): string => `0000000000000000FFFF0000${hex}`;
+  const [ml, mr] = [mapped(l), mapped(r)];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 5 && f[1] === mr && f[2] === ml && f[4]!.includes(':')) return parseInt(f[4]!.split(':')[1]!, 16);
+  }
+  return undefined;
 }

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { OK, unavailable, type SinkBackend, type WriteOutcome } from '../contract.js';
 import type { SinkEntry } from '../../record.js';
 import { createFormatter, type FormatName, type LineFormatter } from '../format.js';
-import { readSocketQueues } from './kernel-queues.js';
+import { readSocketQueues, type ProcReader } from './kernel-queues.js';
 import { kernelBufferBound, kernelBuffers, ResendWindow } from './resend-window.js';
 
 /**
@@ -30,6 +30,8 @@ export interface TcpSinkConfig {
   confirmMs?: number;
   /** The kernel bound (send + receive buffers, also the receive side of a probe); injected by tests, read from /proc by default. */
   kernelBound?: number;
+  /** Reads the socket tables; injected by tests (a table printed while bytes moved), /proc by default. */
+  readProc?: ProcReader;
 }
 
 /**
@@ -163,20 +165,26 @@ export class TcpSink implements SinkBackend {
    * Confirms what the kernel no longer holds: our unacknowledged bytes plus the peer's unread ones
    * (the largest receive buffer when the peer is not on this host), plus the margin. Bytes still in
    * Node's buffer are taken before the table is read, so a racing write only makes it stricter.
-   * With nothing unacknowledged on our side and nothing in Node's buffer, no byte is moving between
-   * the two sockets while the table is printed, so no margin is needed (`exactWhenIdle`).
+   * With nothing unacknowledged on our side and nothing in Node's buffer, no byte of ours moves any
+   * more, so the peer's unread bytes read after that are exact and no margin is needed
+   * (`exactWhenIdle`). They are read again for that: the table is printed socket by socket, and the
+   * peer's line may have come before our last bytes reached it.
    */
   private probe(s: net.Socket, exactWhenIdle = false): void {
     const t0 = performance.now();
     this.nextProbeAt = this.window.writtenBytes + PROBE_EVERY;
     if (!s.localAddress || !s.remoteAddress || s.localPort === undefined || s.remotePort === undefined) return;
     const inKernel = this.window.writtenBytes - s.writableLength;
-    const q = readSocketQueues({ address: s.localAddress, port: s.localPort }, { address: s.remoteAddress, port: s.remotePort }, s.remoteFamily ?? 'IPv4');
+    const measure = (): ReturnType<typeof readSocketQueues> =>
+      readSocketQueues({ address: s.localAddress!, port: s.localPort! }, { address: s.remoteAddress!, port: s.remotePort! }, s.remoteFamily ?? 'IPv4', this.config.readProc);
+    const q = measure();
     const t1 = performance.now();
     this.nextProbeTime = t1 + Math.min(PROBE_MAX_GAP_MS, (t1 - t0) * PROBE_TIME_SHARE);
     if (!q) return;
-    const margin = exactWhenIdle && q.tx === 0 && s.writableLength === 0 ? 0 : PROBE_MARGIN;
-    this.window.confirmThrough(inKernel - q.tx - (q.peerRx ?? this.receiveBound) - margin);
+    if (exactWhenIdle && q.tx === 0 && s.writableLength === 0) {
+      const peerRx = q.peerRx === undefined ? undefined : measure()?.peerRx;
+      this.window.confirmThrough(inKernel - (peerRx ?? this.receiveBound));
+    } else this.window.confirmThrough(inKernel - q.tx - (q.peerRx ?? this.receiveBound) - PROBE_MARGIN);
   }
 
   unconfirmed(): number {
@@ -190,7 +198,8 @@ export class TcpSink implements SinkBackend {
   }
 
   /**
-   * Confirms the tail: sends FIN and waits (up to `timeout_ms`) for the peer to close cleanly.
+   * Confirms the tail: sends FIN and waits (up to `timeout_ms`) for the peer to close cleanly, or,
+   * when it does not, for the socket tables to show it read everything (loopback).
    * The next write opens a new connection.
    */
   async flush(): Promise<WriteOutcome> {
@@ -205,8 +214,12 @@ export class TcpSink implements SinkBackend {
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.config.timeoutMs))),
     ]);
     clearTimeout(timer);
-    if (timedOut) return this.fail(`peer did not close within ${this.config.timeoutMs} ms after our end of stream`);
+    // a peer that does not close on end of stream may still have read everything: on loopback the
+    // socket tables tell (our FIN sent, nothing of ours moves), and nothing needs to be rescued
+    if (timedOut && !conn.failure) this.probe(conn.socket, true);
+    if (timedOut && (conn.failure || this.window.unconfirmed > 0)) return this.fail(`peer did not close within ${this.config.timeoutMs} ms after our end of stream`);
     if (conn.failure) return this.fail(conn.failure);
+    if (timedOut) conn.socket.destroy();
     this.window.clear();
     this.conn = undefined;
     return OK;
