@@ -78,9 +78,14 @@ export function markAlive(mark: string): boolean | undefined {
   return now === undefined || now === m.start;
 }
 
-/** The pid (and namespace and start time, when written) of a mark; undefined when it names no process. */
+/**
+ * The pid (and namespace and start time, when written) of a mark; undefined when it names no
+ * process. A start time counts only in a whole mark (ending in its newline): one read while it was
+ * being written may be cut short, and a cut start time would make a live holder look dead.
+ */
 export function parseMark(mark: string): { pid: number; ns: string | undefined; start: string | undefined } | undefined {
   const [pidText, ns, start] = mark.trim().split(/\s+/, 3);
   const pid = Number(pidText);
-  return Number.isInteger(pid) && pid > 0 ? { pid, ns, start } : undefined; // pid 0 would mean our own group
+  if (!Number.isInteger(pid) || pid <= 0) return undefined; // pid 0 would mean our own group
+  return { pid, ns, start: mark.endsWith('\n') ? start : undefined };
 }

@@ -27,7 +27,11 @@ export class Confirmations {
     this.written += n;
     this.settle(unconfirmed);
     if (unconfirmed === 0) return undefined;
-    return new Promise((resolve, reject) => this.waiting.push({ end: this.written, at, resolve, reject }));
+    const confirmed = new Promise<void>((resolve, reject) => this.waiting.push({ end: this.written, at, resolve, reject }));
+    // a caller that never awaits it (the monitor group, a batch whose other write threw) must not
+    // turn its failure (a rescue write failing at a stop) into an unhandled rejection
+    confirmed.catch(() => undefined);
+    return confirmed;
   }
 
   /** The backend holds `unconfirmed` unconfirmed entries now: every write before them is confirmed. */

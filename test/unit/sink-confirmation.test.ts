@@ -5,6 +5,7 @@ import { ManualClock } from '../../src/platform/clock.js';
 import { decodeRescueLine } from '../../src/rescue/line-format.js';
 import { OK, type SinkBackend, type WriteOutcome } from '../../src/sinks/contract.js';
 import type { SinkEntry } from '../../src/record.js';
+import { Confirmations } from '../../src/sinks/confirmations.js';
 import { CONFIRM_IDLE_MS, FailoverSink } from '../../src/sinks/runtime.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -174,5 +175,15 @@ describe('writes a backend cannot vouch for yet (TCP): the commit waits for conf
     expect([backend.flushes, b.state(), sink.onRescue]).toEqual([2, 'confirmed', true]);
     expect(rescued()).toEqual(range(10, 20).map((e) => e.record!.n));
     await sink.close();
+  });
+
+  it('a confirmation nobody awaits (the monitor group) does not become an unhandled rejection when its rescue write fails', async () => {
+    const c = new Confirmations();
+    expect(c.add(5, 0, 5)).toBeInstanceOf(Promise); // not awaited, as the monitor group's is not
+    const failed = Promise.reject(new Error('rescue write failed'));
+    failed.catch(() => undefined);
+    c.handOver(failed);
+    await turn(); // vitest fails the run on an unhandled rejection
+    expect(c.size).toBe(0);
   });
 });
