@@ -174,8 +174,12 @@ describe('nats source: many wparse hosts on one stream', () => {
     const redelivered = Number(/^wparse_nats_redelivered_total\{source="bus"\} (\d+)/m.exec(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())?.[1] ?? 0);
     await stopHost(h!);
     const dups = expectAllOnce(appNs(root), N);
-    // acks lost with the killed node come back as redeliveries: every duplicate is one of them
-    expect(dups).toBeLessThanOrEqual(redelivered);
+    // a publish retried across the leader change may be stored twice (its id not yet in the new
+    // leader's duplicate window): such a line is two messages, delivered twice without a redelivery
+    const stored = (await readStream(nc, 'IN')).map((l) => /^id=(\d+) /.exec(l)![1]);
+    const storedTwice = stored.length - new Set(stored).size;
+    // acks lost with the killed node come back as redeliveries: every other duplicate is one of them
+    expect(dups).toBeLessThanOrEqual(redelivered + storedTwice);
     await nc.close();
   }, 150_000);
 
