@@ -17,6 +17,9 @@ import { sleep, type Clock } from './clock.js';
  * never yields a line without its `\n`; once at EOF it reads again only when fstat shows the file
  * grew (a daemon following thousands of idle files would otherwise allocate a 1 MiB buffer and
  * queue a read per file per poll, enough to keep a core busy and starve the files that do grow).
+ * With a `wake` (a watcher that reports changes), the poll is only the safety net: it backs off
+ * while the file stays idle, doubling up to IDLE_POLL_FACTOR × `pollMs`, and is back at `pollMs`
+ * once the file grows (3,000 idle files cost 0.30 of a core at a fixed 200 ms poll).
  */
 export interface LineBatch {
   buf: Buffer;
@@ -54,6 +57,8 @@ export interface LineReadOptions {
 }
 
 const CHUNK = 1 << 20;
+/** How far an idle file's poll backs off, as a multiple of `pollMs`, when a watcher wakes the reader. */
+export const IDLE_POLL_FACTOR = 10;
 
 export async function* readLineBatches(opts: LineReadOptions): AsyncGenerator<LineBatch> {
   const owned = typeof opts.file === 'string';
@@ -73,6 +78,7 @@ export async function* readLineBatches(opts: LineReadOptions): AsyncGenerator<Li
     let pos = opts.from; // file offset of the next byte to read
     let carry: Buffer = Buffer.alloc(0); // bytes of a line not yet ended, file offset pos - carry.length
     let atEof = false;
+    let idlePollMs = opts.pollMs ?? 200;
     for (;;) {
       if (opts.signal?.aborted) return;
       const { buf, n, want }: { buf: Buffer; n: number; want: number } = atEof && fstatSync(fh.fd).size <= pos ? { buf: carry, n: 0, want: 0 } : await (ahead ?? readAt(carry, pos));
@@ -87,9 +93,11 @@ export async function* readLineBatches(opts: LineReadOptions): AsyncGenerator<Li
           }
           return;
         }
-        await Promise.race([sleep(opts.clock, opts.pollMs ?? 200, opts.signal), ...(opts.wake ? [opts.wake()] : [])]);
+        await Promise.race([sleep(opts.clock, idlePollMs, opts.signal), ...(opts.wake ? [opts.wake()] : [])]);
+        if (opts.wake) idlePollMs = Math.min(idlePollMs * 2, (opts.pollMs ?? 200) * IDLE_POLL_FACTOR);
         continue;
       }
+      idlePollMs = opts.pollMs ?? 200;
       const base = pos - carry.length;
       const len = carry.length + n;
       pos += n;

@@ -1,10 +1,11 @@
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readLineBatches } from '../../src/platform/line-reader.js';
-import { systemClock } from '../../src/platform/clock.js';
+import { ManualClock, systemClock } from '../../src/platform/clock.js';
 import { prng } from '../helpers/child.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 async function readAll(file: string, from: number, batchSize: number): Promise<Array<{ line: string; offset: number }>> {
   const out: Array<{ line: string; offset: number }> = [];
@@ -67,5 +68,36 @@ describe('line reader', () => {
     expect(got.map((g) => g.offset)).toEqual([0, first, first + bad.length]);
     expect(got[2]!.line).toBe('next');
     expect(await readAll(file, first + bad.length, 10)).toEqual([{ line: 'next', offset: first + bad.length }]);
+  });
+
+  it('follow mode with a watcher: an idle file is polled ever less often (up to 10 × pollMs), at pollMs again once it grew', async () => {
+    const file = path.join(tmpDir(), 'in.log');
+    writeFileSync(file, 'a\n');
+    const clock = new ManualClock(0);
+    const polls: number[] = [];
+    const got: string[] = [];
+    const ac = new AbortController();
+    const reader = (async () => {
+      const batches = readLineBatches({
+        file, from: 0, batchSize: 10, follow: true, clock, signal: ac.signal, pollMs: 100,
+        wake: () => new Promise<void>(() => undefined), // a watcher that reports nothing: only the poll finds growth
+        stopAtEof: () => (polls.push(clock.now()), false),
+      });
+      for await (const b of batches) b.starts.forEach((st, k) => got.push(b.buf.toString('utf8', st, b.stops[k])));
+    })();
+    const nextPoll = async (): Promise<void> => {
+      const before = polls.length;
+      clock.advance(clock.nextDue()! - clock.now());
+      await until(() => polls.length > before, 10_000);
+    };
+    await until(() => polls.length === 1, 10_000);
+    for (let k = 0; k < 6; k++) await nextPoll();
+    expect(polls).toEqual([0, 100, 300, 700, 1500, 2500, 3500]);
+    appendFileSync(file, 'b\n');
+    await nextPoll(); // at 4500 the file grew: read, and the poll is back at 100 ms
+    await nextPoll();
+    expect([got, polls.slice(7)]).toEqual([['a', 'b'], [4500, 4600]]);
+    ac.abort();
+    await reader;
   });
 });
