@@ -46,12 +46,16 @@ export interface SinkBackend {
   unconfirmed?(): number;
   /**
    * Measures now, cheaply, what the backend can vouch for (TCP: the kernel's socket queues), so
-   * `unconfirmed()` drops without another write. The runtime calls it once writes pause.
+   * `unconfirmed()` drops without another write. The runtime calls it once writes pause, and every
+   * `confirmMs` while entries wait. True when the measurement sees everything that could still be
+   * lost (a loopback peer's queue): then measuring again is enough, and no flush is needed.
    */
-  confirmQueued?(): void;
+  confirmQueued?(): boolean;
   /**
-   * The longest an entry may stay unconfirmed before the runtime confirms it with `flush()` (TCP:
-   * ends the connection; the next write opens a new one). Required with `unconfirmed`.
+   * How long an entry may wait unconfirmed before the runtime acts: it measures again (a peer it
+   * can see), or, for one it cannot, confirms with `flush()` once writes pause (TCP: ends the
+   * connection; the next write opens a new one), and at the latest after CONFIRM_MAX_FACTOR ×
+   * `confirmMs` even while writes go on.
    */
   readonly confirmMs?: number;
   /**

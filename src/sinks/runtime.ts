@@ -26,6 +26,8 @@ export interface SinkWritten extends Written {
 
 /** Writes paused this long: the runtime asks the backend to measure what it can vouch for. */
 export const CONFIRM_IDLE_MS = 100;
+/** A backend that cannot measure everything is flushed after this many `confirmMs`, writes or not. */
+export const CONFIRM_MAX_FACTOR = 10;
 /** `confirmMs` of a backend that has `unconfirmed()` but names none. */
 const DEFAULT_CONFIRM_MS = 1000;
 
@@ -87,6 +89,7 @@ export class FailoverSink {
   private confirmTimerAt = 0;
   private lastWriteAt = 0;
   private measuredSinceWrite = false;
+  private lastMeasureAt = -Infinity;
 
   constructor(
     readonly backend: SinkBackend,
@@ -167,12 +170,14 @@ export class FailoverSink {
   }
 
   /**
-   * When the oldest waiting write must be confirmed: a short pause after the last write (a cheap
-   * measurement, once per pause), and at the latest `confirmMs` after it was made (a flush).
+   * When to act on the waiting writes next: a short pause after the last write (a cheap
+   * measurement, once per pause), else `confirmMs` after the oldest waiting write was made and
+   * after the last measurement (measured again, or flushed: see `confirm`).
    */
   private confirmDue(): number {
     const idle = this.measuredSinceWrite ? Infinity : this.lastWriteAt + CONFIRM_IDLE_MS;
-    return Math.min(idle, this.confirmations.oldestAt! + (this.backend.confirmMs ?? DEFAULT_CONFIRM_MS));
+    const confirmMs = this.backend.confirmMs ?? DEFAULT_CONFIRM_MS;
+    return Math.min(idle, Math.max(this.confirmations.oldestAt!, this.lastMeasureAt) + confirmMs);
   }
 
   /** Sets the confirmation timer for `confirmDue()`; one already set for sooner stays (it re-checks when it fires). */
@@ -193,16 +198,24 @@ export class FailoverSink {
   }
 
   /**
-   * Measures what the backend vouches for; a write waiting `confirmMs` (or every write, when
-   * `all`: end of input, a stop) is confirmed with `flush()`, or rescued when that fails.
+   * Measures what the backend vouches for. What is still waiting is confirmed with `flush()` (or
+   * rescued when that fails) when `all` (end of input, a stop), or when the measurement cannot see
+   * everything (a remote peer) and a write has waited `confirmMs` with writes paused, or
+   * CONFIRM_MAX_FACTOR × `confirmMs` at all. A backend that sees everything (a loopback peer) is
+   * only measured again: a slow peer is not cut off while it reads.
    */
   private async confirm(all: boolean): Promise<void> {
     if (this.failedOver || this.confirmations.size === 0) return;
-    this.backend.confirmQueued?.();
+    const seesAll = this.backend.confirmQueued?.() === true;
+    const now = this.opts.clock.now();
     this.measuredSinceWrite = true;
+    this.lastMeasureAt = now;
     this.confirmations.settle(this.backend.unconfirmed?.() ?? 0);
     const oldest = this.confirmations.oldestAt;
-    if (oldest !== undefined && (all || this.opts.clock.now() - oldest >= (this.backend.confirmMs ?? DEFAULT_CONFIRM_MS))) {
+    const confirmMs = this.backend.confirmMs ?? DEFAULT_CONFIRM_MS;
+    const age = oldest === undefined ? 0 : now - oldest;
+    const paused = now - this.lastWriteAt >= CONFIRM_IDLE_MS;
+    if (oldest !== undefined && (all || (!seesAll && age >= confirmMs && (paused || age >= CONFIRM_MAX_FACTOR * confirmMs)))) {
       const outcome = (await this.backend.flush?.()) ?? OK;
       if (outcome.status === 'ok') this.confirmations.settle(this.backend.unconfirmed?.() ?? 0);
       else {

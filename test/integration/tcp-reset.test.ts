@@ -56,8 +56,10 @@ describe('wparse into a tcp listener that resets', () => {
         const root = makeWorkRoot(tmpDir('wr-tcp-'), { input: makeInput(N), engine: ENGINE, groups: tcpGroup(port) });
         const p = await run('wparse', ['batch', '-w', root]);
         expect(p.code, p.out).toBe(0);
-        // the input may run out before the last planned reset on a fast run; several still happen
-        expect(listener.resets).toBeGreaterThanOrEqual(Math.min(plan.length, 2));
+        // how many planned resets come depends on how much input is left for the later connections
+        // (what a failover sends to rescue is not sent to the listener); the wprescue cases below,
+        // with a fixed input, check every planned reset
+        expect(listener.resets).toBeGreaterThanOrEqual(1);
         if (!plan.every((c) => c.resetOnEnd)) expect(rescueFilesIn(path.join(root, 'data/rescue')).length).toBeGreaterThan(0);
         const r = await run('wprescue', ['batch', '-w', root]);
         expect(r.code, r.out).toBe(0);

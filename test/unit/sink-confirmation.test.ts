@@ -6,7 +6,7 @@ import { decodeRescueLine } from '../../src/rescue/line-format.js';
 import { OK, type SinkBackend, type WriteOutcome } from '../../src/sinks/contract.js';
 import type { SinkEntry } from '../../src/record.js';
 import { Confirmations } from '../../src/sinks/confirmations.js';
-import { CONFIRM_IDLE_MS, FailoverSink } from '../../src/sinks/runtime.js';
+import { CONFIRM_IDLE_MS, CONFIRM_MAX_FACTOR, FailoverSink } from '../../src/sinks/runtime.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const entry = (i: number): SinkEntry => ({ id: `src:${i}`, kind: 'record', record: { n: i } });
@@ -16,13 +16,15 @@ const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 /**
  * A backend like TCP: what it takes sits in a window it cannot vouch for until told (`vouch`), a
  * measurement says so (`measurable` entries confirmed by `confirmQueued`), or a flush succeeds;
- * `down` makes the next write or flush fail and hand the window back.
+ * `down` makes the next write or flush fail and hand the window back. `seesAll`: its measurement
+ * sees the whole window (a loopback peer); else it is a remote peer.
  */
 class WindowBackend implements SinkBackend {
   readonly type = 'window';
   readonly confirmMs = 1000;
   window: SinkEntry[] = [];
   measurable = 0;
+  seesAll = false;
   down = false;
   flushes = 0;
   measures = 0;
@@ -33,10 +35,11 @@ class WindowBackend implements SinkBackend {
   vouch(n: number): void {
     this.window.splice(0, n);
   }
-  confirmQueued(): void {
+  confirmQueued(): boolean {
     this.measures++;
     this.vouch(this.measurable);
     this.measurable = 0;
+    return this.seesAll;
   }
   write(entries: SinkEntry[]): Promise<WriteOutcome> {
     if (this.down) return Promise.resolve(this.fail());
@@ -105,7 +108,7 @@ describe('writes a backend cannot vouch for yet (TCP): the commit waits for conf
     expect([ca.state(), cb.state()]).toEqual(['confirmed', 'waiting']);
   });
 
-  it('a pause in writes measures once; a write still unconfirmed after confirmMs is flushed', async () => {
+  it('a pause in writes measures once; a write a remote peer leaves unconfirmed for confirmMs is flushed once writes pause', async () => {
     const { sink, backend, clock } = setup();
     await sink.open();
     const a = watch((await sink.write(range(0, 10))).confirmed);
@@ -122,27 +125,50 @@ describe('writes a backend cannot vouch for yet (TCP): the commit waits for conf
     await sink.settled();
     await turn();
     expect([backend.measures, a.state(), b.state()]).toEqual([2, 'confirmed', 'waiting']);
-    // no measurement again without a new write; the flush comes at confirmMs after the oldest write
-    expect(clock.nextDue()).toBe(clock.now() + 1000 - CONFIRM_IDLE_MS);
-    clock.advance(1000 - CONFIRM_IDLE_MS);
+    // no measurement again without a new write, until confirmMs after the last one: then the flush
+    expect(clock.nextDue()).toBe(clock.now() + 1000);
+    clock.advance(1000);
     await sink.settled();
     await turn();
     expect([backend.measures, backend.flushes, b.state()]).toEqual([3, 1, 'confirmed']);
     expect(clock.pendingTimers()).toBe(0);
   });
 
-  it('a steady trickle of writes does not put off the flush past confirmMs of the oldest write', async () => {
+  it('a steady trickle to a remote peer puts the flush off at most CONFIRM_MAX_FACTOR × confirmMs', async () => {
     const { sink, backend, clock } = setup();
     await sink.open();
+    const t0 = clock.now();
     const first = watch((await sink.write(range(0, 1))).confirmed);
-    for (let i = 1; i < 30; i++) {
-      clock.advance(CONFIRM_IDLE_MS / 2);
+    const flushesAt: number[] = [];
+    for (let i = 1; i <= 220; i++) {
+      clock.advance(CONFIRM_IDLE_MS / 2); // a write every 50 ms: never a pause
       await sink.settled();
+      if (backend.flushes > flushesAt.length) flushesAt.push(clock.now() - t0);
       await sink.write(range(i, i + 1));
     }
     await sink.settled();
     await turn();
-    expect([backend.flushes, first.state()]).toEqual([1, 'confirmed']);
+    expect([flushesAt, first.state()]).toEqual([[CONFIRM_MAX_FACTOR * 1000], 'confirmed']);
+    expect(backend.measures).toBeGreaterThanOrEqual(9); // measured every confirmMs meanwhile
+  });
+
+  it('a peer the measurement sees (loopback) is only measured, every confirmMs, never flushed for age; confirmAll still flushes', async () => {
+    const { sink, backend, clock } = setup();
+    backend.seesAll = true;
+    await sink.open();
+    const a = watch((await sink.write(range(0, 10))).confirmed);
+    for (let k = 0; k < 30; k++) {
+      clock.advance(1000);
+      await sink.settled();
+    }
+    expect([backend.flushes, backend.measures, a.state()]).toEqual([0, 30, 'waiting']); // at 0.1 s, then every 1 s
+    backend.measurable = 4; // the slow peer read a little: confirmed by the next measurement
+    clock.advance(1000);
+    await sink.settled();
+    expect([backend.window.length, backend.flushes]).toEqual([6, 0]);
+    await sink.confirmAll();
+    await turn();
+    expect([backend.flushes, a.state()]).toEqual([1, 'confirmed']);
   });
 
   it('a reset hands the unconfirmed writes back: they are confirmed only by their rescue write, and every entry is in rescue', async () => {

@@ -170,31 +170,37 @@ export class TcpSink implements SinkBackend {
    * (`exactWhenIdle`). They are read again for that: the table is printed socket by socket, and the
    * peer's line may have come before our last bytes reached it.
    */
-  private probe(s: net.Socket, exactWhenIdle = false): void {
+  private probe(s: net.Socket, exactWhenIdle = false): boolean {
     const t0 = performance.now();
     this.nextProbeAt = this.window.writtenBytes + PROBE_EVERY;
-    if (!s.localAddress || !s.remoteAddress || s.localPort === undefined || s.remotePort === undefined) return;
+    if (!s.localAddress || !s.remoteAddress || s.localPort === undefined || s.remotePort === undefined) return false;
     const inKernel = this.window.writtenBytes - s.writableLength;
     const measure = (): ReturnType<typeof readSocketQueues> =>
       readSocketQueues({ address: s.localAddress!, port: s.localPort! }, { address: s.remoteAddress!, port: s.remotePort! }, s.remoteFamily ?? 'IPv4', this.config.readProc);
     const q = measure();
     const t1 = performance.now();
     this.nextProbeTime = t1 + Math.min(PROBE_MAX_GAP_MS, (t1 - t0) * PROBE_TIME_SHARE);
-    if (!q) return;
+    if (!q) return false;
     if (exactWhenIdle && q.tx === 0 && s.writableLength === 0) {
       const peerRx = q.peerRx === undefined ? undefined : measure()?.peerRx;
       this.window.confirmThrough(inKernel - (peerRx ?? this.receiveBound));
     } else this.window.confirmThrough(inKernel - q.tx - (q.peerRx ?? this.receiveBound) - PROBE_MARGIN);
+    return q.peerRx !== undefined;
   }
 
   unconfirmed(): number {
     return this.window.unconfirmed;
   }
 
-  /** Writes paused: a local peer that has read everything confirms every line at once. */
-  confirmQueued(): void {
+  /**
+   * Writes paused: a local peer that has read everything confirms every line at once. True when
+   * the peer's queue was seen (loopback): what it has read keeps being confirmed by measuring, no
+   * flush needed; false for a remote peer, whose unread bytes no table shows.
+   */
+  confirmQueued(): boolean {
     const conn = this.conn;
-    if (conn && !conn.failure && this.window.unconfirmed > 0) this.probe(conn.socket, true);
+    if (!conn || conn.failure) return false;
+    return this.window.unconfirmed === 0 || this.probe(conn.socket, true);
   }
 
   /**
