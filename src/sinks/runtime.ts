@@ -153,9 +153,17 @@ export class FailoverSink {
 
   /** Fails over; the writes waiting for confirmation settle with the rescue write of what the backend handed back. */
   private failOverHandingBack(entries: SinkEntry[], reason: string): Promise<Written> {
-    const written = this.failOver(entries, reason);
+    return this.handBack(this.failOver(entries, reason));
+  }
+
+  /** The writes waiting for confirmation settle with `written`, the rescue write of the entries the backend handed back. */
+  private handBack(written: Promise<Written>): Promise<Written> {
     if (this.confirmations.size) this.confirmations.handOver(written.then((w) => w.durable));
     return written;
+  }
+
+  private get confirmMs(): number {
+    return this.backend.confirmMs ?? DEFAULT_CONFIRM_MS;
   }
 
   /** Counts a healthy write the backend may not vouch for yet; its confirmation, if it waits for one. */
@@ -176,8 +184,7 @@ export class FailoverSink {
    */
   private confirmDue(): number {
     const idle = this.measuredSinceWrite ? Infinity : this.lastWriteAt + CONFIRM_IDLE_MS;
-    const confirmMs = this.backend.confirmMs ?? DEFAULT_CONFIRM_MS;
-    return Math.min(idle, Math.max(this.confirmations.oldestAt!, this.lastMeasureAt) + confirmMs);
+    return Math.min(idle, Math.max(this.confirmations.oldestAt!, this.lastMeasureAt) + this.confirmMs);
   }
 
   /** Sets the confirmation timer for `confirmDue()`; one already set for sooner stays (it re-checks when it fires). */
@@ -212,7 +219,7 @@ export class FailoverSink {
     this.lastMeasureAt = now;
     this.confirmations.settle(this.backend.unconfirmed?.() ?? 0);
     const oldest = this.confirmations.oldestAt;
-    const confirmMs = this.backend.confirmMs ?? DEFAULT_CONFIRM_MS;
+    const confirmMs = this.confirmMs;
     const age = oldest === undefined ? 0 : now - oldest;
     const paused = now - this.lastWriteAt >= CONFIRM_IDLE_MS;
     if (oldest !== undefined && (all || (!seesAll && age >= confirmMs && (paused || age >= CONFIRM_MAX_FACTOR * confirmMs)))) {
@@ -376,9 +383,7 @@ export class FailoverSink {
       const tail = this.failedOver ? undefined : await this.backend.flush?.().catch(() => undefined);
       if (tail?.status === 'unavailable' && tail.resend?.length) {
         this.log.warn({ group: this.opts.group, sink: this.opts.sink, reason: tail.reason }, 'sink failed at close: unconfirmed lines rescued');
-        const rescued = this.toRescue(tail.resend);
-        if (this.confirmations.size) this.confirmations.handOver(rescued.then((w) => w.durable));
-        await rescued;
+        await this.handBack(this.toRescue(tail.resend));
       } else if (tail?.status === 'ok') this.confirmations.settle(0);
       const writer = this.rescue;
       this.rescue = undefined;
