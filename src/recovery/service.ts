@@ -108,6 +108,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
     for (const lock of found.locks) {
       if (ownerState(lock, clock.now()) !== 'gone') continue;
       const res = await salvage(lock);
+      if (!res) continue; // released by its writer since the listing: the next pass finds the .dat
       salvaged++;
       log.warn({ file: res.file, tornBytes: res.tornBytes }, 'stale rescue file salvaged');
       found.dats.push({ id: path.relative(rescueDir, res.file).split(path.sep).join('/'), file: res.file, size: statSync(res.file).size });

@@ -1,5 +1,6 @@
 import { existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { errnoCode } from '../errors.js';
 import { markAlive } from '../platform/pid-alive.js';
 import { ownerLockPath, ownerPidPath } from './layout.js';
 import { OWNER_STALE_MS } from './writer.js';
@@ -56,8 +57,18 @@ export interface SalvageResult {
   tornBytes: number;
 }
 
-export async function salvage(lockFile: string): Promise<SalvageResult> {
-  const fh = await fsp.open(lockFile, 'r+');
+/**
+ * Salvages `lockFile`; undefined when it is gone by then. A listing can name a `.dat.lock` that its
+ * writer releases before the owner is asked: the writer renames it to `.dat` and only then drops
+ * its pid and lock, so the owner check finds nothing and answers 'gone'; the `.dat` is found by
+ * the next pass. (A live writer's file is never opened here: its pid outlives its `.dat.lock`.)
+ */
+export async function salvage(lockFile: string): Promise<SalvageResult | undefined> {
+  const fh = await fsp.open(lockFile, 'r+').catch((err: unknown) => {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!fh) return undefined;
   let tornBytes: number;
   try {
     const { size } = await fh.stat();

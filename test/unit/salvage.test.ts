@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pidNamespace, processMark } from '../../src/platform/pid-alive.js';
 import { ownerLockPath, ownerPidPath } from '../../src/rescue/layout.js';
-import { ownerState } from '../../src/rescue/salvage.js';
+import { ownerState, salvage } from '../../src/rescue/salvage.js';
 import { OWNER_STALE_MS } from '../../src/rescue/writer.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -34,5 +34,31 @@ describe('who owns a .dat.lock', () => {
     const foreign = owned(`${process.pid} pid:[1]\n`);
     expect(ownerState(foreign.file, foreign.lockedAt + OWNER_STALE_MS - 1)).toBe('unknown');
     expect(ownerState(foreign.file, foreign.lockedAt + OWNER_STALE_MS)).toBe('gone');
+  });
+});
+
+describe('salvage', () => {
+  it('a .dat.lock its live writer releases after the listing is left alone: gone, then not salvaged, the .dat intact', async () => {
+    const { file, lockedAt } = owned(processMark());
+    writeFileSync(file, 'a\nb\n');
+    const listed = file; // what a scan saw
+    expect(ownerState(listed, lockedAt)).toBe('live');
+    // the writer releases in its order: rename, then pid, then lock
+    const dat = file.slice(0, -'.lock'.length);
+    renameSync(file, dat);
+    rmSync(ownerPidPath(file));
+    rmSync(ownerLockPath(file), { recursive: true });
+    expect(ownerState(listed, lockedAt)).toBe('gone'); // nothing left to ask
+    expect(await salvage(listed)).toBeUndefined();
+    expect(readFileSync(dat, 'utf8')).toBe('a\nb\n');
+  });
+
+  it("a dead writer's file loses its torn last line and becomes .dat without its owner", async () => {
+    const { file } = owned(`${deadPid()} ${pidNamespace()}\n`);
+    writeFileSync(file, 'a\nb\ntor');
+    const res = await salvage(file);
+    expect(res).toEqual({ file: file.slice(0, -'.lock'.length), tornBytes: 3 });
+    expect(readFileSync(res!.file, 'utf8')).toBe('a\nb\n');
+    expect([ownerLockPath(file), ownerPidPath(file)].map((f) => { try { statSync(f); return true; } catch { return false; } })).toEqual([false, false]);
   });
 });
