@@ -8,6 +8,21 @@ import { bytesUnchanged, fingerprint, headUnchanged, readBefore, readHead, tailH
 import type { SourceBatch } from './source.js';
 import { TAIL_BYTES, type FileCheckpoint, type SourceCheckpoint } from './source-checkpoint.js';
 
+/**
+ * A batch's `commitPart`: hashes the MARK_BYTES before line `count` from the read buffer (and the
+ * bytes before it, `before`) at once, so the commit it returns writes the checkpoint's `tail`. Made
+ * here, apart from the read loop, so the commit closures kept until durability do not hold the buffer.
+ */
+function partCommitter(buf: Buffer, base: number, starts: ArrayLike<number>, before: Buffer, commitAt: (count: number, tail: string) => void): (count: number) => () => void {
+  return (count) => {
+    const at = starts[count];
+    if (at === undefined) return () => commitAt(count, ''); // the whole batch: its own tail
+    const bytes = at >= MARK_BYTES ? buf.subarray(at - MARK_BYTES, at) : Buffer.concat([before, buf.subarray(0, at)]).subarray(-MARK_BYTES);
+    const tail = bytes.length === Math.min(MARK_BYTES, base + at) ? tailHash(bytes) : '';
+    return () => commitAt(count, tail);
+  };
+}
+
 /** How many of the last bytes read are checked to be still in place (see `mark`): the checkpoint's `tail`. */
 const MARK_BYTES = TAIL_BYTES;
 const NOTHING: Buffer = Buffer.alloc(0);
@@ -159,17 +174,19 @@ export class FileTail {
       this.mark = { at: end - markBytes.length, bytes: markBytes };
       // a tail of fewer bytes than a restart would read (never expected) is left unknown, not wrong
       const tail = markBytes.length === Math.min(MARK_BYTES, end) ? tailHash(markBytes) : '';
+      // a partial commit ends where the first uncommitted line begins: exact in bytes
+      const commitAt = (count: number, partTail: string): void => {
+        entry.offset = count < n ? positions[count]! : end;
+        entry.tail = count < n ? partTail : tail;
+        this.d.ckpt.write(entry);
+      };
       await this.d.push({
         lines,
         idPrefix,
         positions,
         plain: plainLines(b.buf, b.starts, b.stops),
-        // a partial commit ends where the first uncommitted line begins: exact in bytes
-        commit: (count = n) => {
-          entry.offset = count < n ? positions[count]! : end;
-          entry.tail = count < n ? '' : tail;
-          this.d.ckpt.write(entry);
-        },
+        commit: (count = n) => commitAt(count, ''),
+        commitPart: partCommitter(b.buf, b.base, b.starts, bufBefore, commitAt),
       });
     }
     return last;

@@ -11,7 +11,7 @@ import { FileSource } from './file-source.js';
 import type { PipelineHealth } from './health.js';
 import { NatsSource, natsSourceSettings } from './nats-source.js';
 import { OrderedCommit } from './ordered-commit.js';
-import type { Source } from './source.js';
+import type { Source, SourceBatch } from './source.js';
 import { SourceCheckpoint } from './source-checkpoint.js';
 import { StdinSource } from './stdin-source.js';
 
@@ -120,8 +120,7 @@ async function runSource(source: Source, engine: Engine, o: PipelineRunOptions, 
         linesIn?.inc(n);
         // keep the commit, not the batch: with durability batch, lines held until their group commit
         // (a flush_ms of input) outlive the young generation; spilling 1M lines that cost ~0.3 s of GC
-        const { commit } = batch;
-        commits.push(durable, () => commit(n), o.clock.now(), confirmed);
+        commits.push(durable, commitOf(batch, n), o.clock.now(), confirmed);
         await commits.whenAtMost(maxPending);
         if (maxPending) await commits.whenYoungerThan(o.wr.engine.rescue.flush_ms, () => o.clock.now());
         o.health?.batchDone(source.key);
@@ -135,6 +134,13 @@ async function runSource(source: Source, engine: Engine, o: PipelineRunOptions, 
   } finally {
     await source.close();
   }
+}
+
+/** The commit of a batch's first `n` lines, holding nothing of the batch but what committing needs. */
+function commitOf(batch: SourceBatch, n: number): () => void {
+  if (n < batch.lines.length && batch.commitPart) return batch.commitPart(n);
+  const { commit } = batch;
+  return () => commit(n);
 }
 
 function startStatTimers(engine: Engine, o: PipelineRunOptions): () => Promise<void> {

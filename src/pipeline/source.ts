@@ -16,6 +16,12 @@ export interface SourceBatch {
    * detached from the batch (a function property, not a method using `this`).
    */
   commit: (count?: number) => void;
+  /**
+   * The commit of the first `count` lines, prepared now, while the batch's bytes are at hand (a
+   * file source hashes the bytes before line `count` for its checkpoint's `tail`); absent, a
+   * partial commit is `commit(count)`. The pipeline asks it when a line budget (`-n`) cuts a batch.
+   */
+  commitPart?: (count: number) => () => void;
 }
 
 export interface Source {

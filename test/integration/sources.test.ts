@@ -51,6 +51,25 @@ describe('sources', () => {
     expect(fileLines(path.join(root, 'data/out_dat/app.json'))).toHaveLength(2000);
   });
 
+  it('batch -n stops inside a batch; a file rewritten in place before the next run (same header, longer) is read again from 0', () => {
+    const root = makeWorkRoot(tmpDir());
+    const input = path.join(root, 'data/in_dat/gen.dat');
+    const gen = (msg: string, n: number): string => ['id=0 level=info msg=header', ...range(1, n).map((i) => `id=${i} level=info msg=${msg}`)].join('\n') + '\n';
+    writeFileSync(input, gen('a', 1000));
+    sources(root, 'sources:\n  - key: gen\n    params: { path: ./data/in_dat/gen.dat, from: start }\n');
+    const cut = BATCH + 137; // inside the second batch: a partial commit
+    expect(cli('wparse', ['batch', '-n', String(cut), '-w', root]).code).toBe(0);
+    writeFileSync(input, gen('b', 3000)); // `cat new > gen.dat`: same inode, same first line
+    const r = cli('wparse', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(logOf(root)).toContain('rewritten in place since the checkpoint');
+    const out = fileLines(path.join(root, 'data/out_dat/app.json'));
+    expect(out.filter((l) => l.includes('"msg":"a"'))).toHaveLength(cut - 1);
+    expect(out.filter((l) => l.includes('"msg":"b"'))).toHaveLength(2999);
+    expect(out.filter((l) => l.includes('"msg":"header"'))).toHaveLength(2);
+    expect(fileLines(path.join(root, 'data/out_dat/miss.json'))).toHaveLength(0);
+  });
+
   it('batch: a glob matching nothing is a warning, not a failure', () => {
     const root = makeWorkRoot(tmpDir());
     sources(root, 'sources:\n  - key: src\n    params: { path: "./data/in_dat/none-*.log" }\n');
