@@ -8,19 +8,33 @@ import { errnoCode } from '../errors.js';
  * is read from /proc where there is one; elsewhere signal 0 alone decides.
  */
 export function pidAlive(pid: number): boolean {
+  return probe(pid).alive;
+}
+
+/** Signal 0, then one read of /proc/<pid>/stat: alive (not a zombie), and the start time if read. */
+function probe(pid: number): { alive: boolean; start?: string } {
   try {
     process.kill(pid, 0);
   } catch (err) {
-    return errnoCode(err) === 'EPERM';
+    if (errnoCode(err) !== 'EPERM') return { alive: false };
   }
+  const st = procStat(pid);
+  if (!st) return { alive: true }; // no /proc, or it exited in between: signal 0 said alive a moment ago
+  return st.start === undefined ? { alive: st.state !== 'Z' } : { alive: st.state !== 'Z', start: st.start };
+}
+
+/** The state letter and start time (Linux: clock ticks since boot, field 22) of /proc/<pid>/stat. */
+function procStat(pid: number): { state: string; start: string | undefined } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return true; // no /proc, or it exited in between: signal 0 said alive a moment ago
+    return undefined;
   }
   // "<pid> (<comm>) <state> ...": comm may hold spaces and parentheses, so read after the last ')'
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const start = fields[19];
+  return { state: fields[0] ?? '', start: start && /^\d+$/.test(start) ? start : undefined };
 }
 
 let namespace: string | undefined;
@@ -42,18 +56,11 @@ export function pidNamespace(): string {
 }
 
 /**
- * When a process started (Linux: clock ticks since boot, field 22 of /proc/<pid>/stat), or
- * undefined where that cannot be read. A pid and its start time name one process for good: a pid
- * reused after a kill -9 has another start time.
+ * When a process started, or undefined where that cannot be read. A pid and its start time name
+ * one process for good: a pid reused after a kill -9 has another start time.
  */
 export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    return start && /^\d+$/.test(start) ? start : undefined;
-  } catch {
-    return undefined;
-  }
+  return procStat(pid)?.start;
 }
 
 /** What a writer leaves for others to judge it by: `<pid> <pid namespace> [<start time>]`. */
@@ -72,10 +79,9 @@ export function processMark(): string {
 export function markAlive(mark: string): boolean | undefined {
   const m = parseMark(mark);
   if (!m || (m.ns !== undefined && m.ns !== pidNamespace())) return undefined;
-  if (!pidAlive(m.pid)) return false;
-  if (m.start === undefined) return true;
-  const now = processStartTime(m.pid);
-  return now === undefined || now === m.start;
+  const p = probe(m.pid);
+  if (!p.alive) return false;
+  return m.start === undefined || p.start === undefined || p.start === m.start;
 }
 
 /**
