@@ -84,7 +84,10 @@ describe('readSocketQueues', () => {
   it('a remote peer: tx only; no table or no socket: undefined (the static bound stays)', () => {
     expect(readSocketQueues(local, { address: '10.0.0.9', port: 0x1f90 }, 'IPv4', () => table)).toBeUndefined();
     const remoteTable = table.replace('0100007F:1F90 01 0001', '0900000A:1F90 01 0001');
-    expect(readSocketQueues(local, { address: '10.0.0.9', port: 0x1f90 }, 'IPv4', () => remoteTable)).toEqual({ tx: 0x12000, peerRx: undefined });
+    const read: string[] = [];
+    const reading = (f: string): string => (read.push(f), remoteTable);
+    expect(readSocketQueues(local, { address: '10.0.0.9', port: 0x1f90 }, 'IPv4', reading)).toEqual({ tx: 0x12000, peerRx: undefined });
+    expect(read).toEqual(['/proc/net/tcp']); // a peer on another host is not looked for in tcp6
     expect(
       readSocketQueues(local, remote, 'IPv4', () => {
         throw new Error('ENOENT');

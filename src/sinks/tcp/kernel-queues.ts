@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
  * for a remote peer only `tx` is known (`peerRx` undefined) and the caller assumes the largest
  * receive buffer. A dual-stack listener (`::`, Node's default) holds its side of our IPv4
  * connection as an IPv6 socket (`::ffff:a.b.c.d`), listed in `/proc/net/tcp6`: looked up there when
- * `/proc/net/tcp` has no peer. Undefined when the table or our socket is not found (not Linux).
+ * `/proc/net/tcp` has no peer and the peer is on this host (loopback, or our own address). Undefined when the table or our socket is not found (not Linux).
  */
 export interface SocketQueues {
   tx: number;
@@ -56,7 +56,9 @@ export function readSocketQueues(
     if (same(f[1]!, l, local.port) && same(f[2]!, r, remote.port)) tx = parseInt(txHex!, 16);
     else if (same(f[1]!, r, remote.port) && same(f[2]!, l, local.port)) peerRx = parseInt(rxHex!, 16);
   }
-  if (tx !== undefined && peerRx === undefined && l && r) peerRx = mappedPeerRx(l, r, read);
+  // a peer on another host is in no table here: only one on this host can be a dual-stack socket
+  const onThisHost = remote.address.startsWith('127.') || remote.address === local.address;
+  if (tx !== undefined && peerRx === undefined && l && r && onThisHost) peerRx = mappedPeerRx(l, r, read);
   return tx === undefined ? undefined : { tx, peerRx };
 }
 
