@@ -224,9 +224,18 @@ export class RescueWriter {
     await this.fs.datasync(this.fh);
     waiters.forEach((w) => w.resolve());
     if ((await this.fh.stat()).nlink === 0) await this.restore();
-    await this.fh.close();
     const dat = this.lockPath.slice(0, -'.lock'.length);
-    await this.fs.rename(this.lockPath, dat);
+    try {
+      await this.fs.rename(this.lockPath, dat).catch(async (err: unknown) => {
+        // removed after the check above (an `rm -rf` racing the release): the handle, still open,
+        // holds every line; closed first, they were lost
+        if (errnoCode(err) !== 'ENOENT') throw err;
+        await this.restore();
+        await this.fs.rename(this.lockPath, dat);
+      });
+    } finally {
+      await this.fh.close();
+    }
     await fsp2.rm(ownerPidPath(this.lockPath), { force: true });
     await this.releaseLock().catch(() => undefined);
     await this.fs.syncDir(path.dirname(dat));

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/platform/clock.js';
@@ -91,5 +91,30 @@ describe('RescueWriter durability none', () => {
     held.shift()!();
     const dat = await released;
     expect(readFileSync(dat, 'utf8').split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(Array.from({ length: 12 }, (_, n) => `src:${n}`));
+  });
+});
+
+describe('RescueWriter.release racing an rm', () => {
+  it('a .dat.lock removed after the release looked for a removal and before its rename keeps every line', async () => {
+    const rescueDir = tmpDir();
+    let raced = false;
+    const fs: FsPort = {
+      ...realFs,
+      rename: async (from, to) => {
+        // `rm -rf data/rescue/g` lands here: after the nlink check, before the rename
+        if (!raced && from.endsWith('.dat.lock')) {
+          raced = true;
+          rmSync(path.join(rescueDir, 'g'), { recursive: true, force: true });
+        }
+        await realFs.rename(from, to);
+      },
+    };
+    const w = await RescueWriter.create({ rescueDir, group: 'g', sink: 's', durability: 'none', flushMs: 10, clock: new ManualClock(T0), fs });
+    const entries: SinkEntry[] = [0, 1, 2].map((n) => ({ id: `src:${n}`, kind: 'record', record: { n } }));
+    await w.append(entries);
+    const dat = await w.release();
+    expect(raced).toBe(true);
+    expect(readFileSync(dat, 'utf8').split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['src:0', 'src:1', 'src:2']);
+    expect(existsSync(w.file)).toBe(false);
   });
 });
