@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { WrError, errnoCode } from '../errors.js';
 import { writeFileAtomicSync } from '../platform/atomic-write.js';
@@ -59,7 +59,7 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
     return owned(await lockfile.lock(dir, opts));
   } catch (err) {
     if ((err as { code?: string }).code !== 'ELOCKED') throw err;
-    const mark = existsSync(pidFile) ? readFileSync(pidFile, 'utf8') : '';
+    const mark = readMark(pidFile);
     const holder = parseMark(mark)?.pid ?? NaN;
     // our own pid too: a mark of our pid with another start time is a dead holder whose pid we got
     if (Number.isInteger(holder) && holder > 0 && markAlive(mark) === false) {
@@ -77,5 +77,18 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
     }
     const who = Number.isInteger(holder) && holder > 0 ? `pid ${holder}` : 'another process';
     throw new WrError('RESCUE_DIR_LOCKED', `rescue directory ${dir} is owned by another wprescue (${who}); stop it first`);
+  }
+}
+
+/**
+ * The holder's mark, or '' when it has none. Read without an existsSync first: a holder releasing
+ * between the two (its pid file goes first) made the read throw ENOENT, an internal error.
+ */
+function readMark(pidFile: string): string {
+  try {
+    return readFileSync(pidFile, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return '';
+    throw err;
   }
 }
