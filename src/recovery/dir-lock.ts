@@ -1,7 +1,7 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { WrError, errnoCode } from '../errors.js';
-import { writeFileAtomicSync } from '../platform/atomic-write.js';
+import { tmpPathFor, writeFileAtomicSync } from '../platform/atomic-write.js';
 import { markAlive, parseMark, processMark } from '../platform/pid-alive.js';
 import { rescueLayout } from '../rescue/layout.js';
 
@@ -61,12 +61,26 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
     if ((err as { code?: string }).code !== 'ELOCKED') throw err;
     const mark = readMark(pidFile);
     const holder = parseMark(mark)?.pid ?? NaN;
+    let who = Number.isInteger(holder) && holder > 0 ? `pid ${holder}` : 'another process';
+    let unknown = !(Number.isInteger(holder) && holder > 0);
     // our own pid too: a mark of our pid with another start time is a dead holder whose pid we got
-    if (Number.isInteger(holder) && holder > 0 && markAlive(mark) === false) {
-      rmSync(lockPath, { recursive: true, force: true });
-      return owned(await lockfile.lock(dir, opts));
+    if (!unknown && markAlive(mark) === false) {
+      const claim = claimMark(pidFile, mark);
+      if (claim.ours) {
+        rmSync(lockPath, { recursive: true, force: true });
+        try {
+          return owned(await lockfile.lock(dir, opts));
+        } catch (e) {
+          if (errnoCode(e) !== 'ELOCKED') throw e;
+          who = 'another process'; // one that found no pid while we took over, and waited for the lock
+        }
+      } else if (claim.mark === undefined) {
+        unknown = true; // another start is taking over now: wait as for a holder without pid
+        who = 'another process';
+      }
+      else who = `pid ${parseMark(claim.mark)?.pid ?? '?'}`; // one took over before us: it holds the directory
     }
-    if (!(Number.isInteger(holder) && holder > 0)) {
+    if (unknown) {
       // Killed between taking the lock and writing its pid: no holder to ask, so wait until
       // proper-lockfile sees the lock as stale (it is refreshed every 2.5 s while its owner lives).
       try {
@@ -75,7 +89,6 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
         // still held: fall through to the error
       }
     }
-    const who = Number.isInteger(holder) && holder > 0 ? `pid ${holder}` : 'another process';
     throw new WrError('RESCUE_DIR_LOCKED', `rescue directory ${dir} is owned by another wprescue (${who}); stop it first`);
   }
 }
@@ -91,4 +104,29 @@ function readMark(pidFile: string): string {
     if (errnoCode(err) === 'ENOENT') return '';
     throw err;
   }
+}
+
+/**
+ * Two starts after a kill -9 both read the dead holder's mark; each removing the lock and taking
+ * it, the later one removed the lock the earlier had just taken, and both replayed the same files.
+ * So the pid file with the dead mark is first renamed away, which one process alone can do: it
+ * takes over if the file it got still holds that mark. Got another mark (a holder that took over
+ * in between), it puts it back; got nothing, another start is taking over now. The name is a
+ * temp name (`.tmp`), skipped by every walker.
+ */
+function claimMark(pidFile: string, mark: string): { ours: true } | { ours: false; mark?: string } {
+  const claimed = `${tmpPathFor(pidFile).slice(0, -'.tmp'.length)}.takeover.tmp`;
+  try {
+    renameSync(pidFile, claimed);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return { ours: false };
+    throw err;
+  }
+  const found = readMark(claimed);
+  if (found === mark) {
+    rmSync(claimed, { force: true });
+    return { ours: true };
+  }
+  renameSync(claimed, pidFile);
+  return { ours: false, mark: found };
 }
