@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { WrError, errnoCode } from '../errors.js';
-import { tmpPathFor, writeFileAtomicSync } from '../platform/atomic-write.js';
+import { writeFileAtomicSync } from '../platform/atomic-write.js';
+import { claimMark, readMark } from '../platform/mark-claim.js';
 import { markAlive, parseMark, processMark } from '../platform/pid-alive.js';
 import { rescueLayout } from '../rescue/layout.js';
 
@@ -91,42 +92,4 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
     }
     throw new WrError('RESCUE_DIR_LOCKED', `rescue directory ${dir} is owned by another wprescue (${who}); stop it first`);
   }
-}
-
-/**
- * The holder's mark, or '' when it has none. Read without an existsSync first: a holder releasing
- * between the two (its pid file goes first) made the read throw ENOENT, an internal error.
- */
-function readMark(pidFile: string): string {
-  try {
-    return readFileSync(pidFile, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return '';
-    throw err;
-  }
-}
-
-/**
- * Two starts after a kill -9 both read the dead holder's mark; each removing the lock and taking
- * it, the later one removed the lock the earlier had just taken, and both replayed the same files.
- * So the pid file with the dead mark is first renamed away, which one process alone can do: it
- * takes over if the file it got still holds that mark. Got another mark (a holder that took over
- * in between), it puts it back; got nothing, another start is taking over now. The name is a
- * temp name (`.tmp`), skipped by every walker.
- */
-function claimMark(pidFile: string, mark: string): { ours: true } | { ours: false; mark?: string } {
-  const claimed = `${tmpPathFor(pidFile).slice(0, -'.tmp'.length)}.takeover.tmp`;
-  try {
-    renameSync(pidFile, claimed);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return { ours: false };
-    throw err;
-  }
-  const found = readMark(claimed);
-  if (found === mark) {
-    rmSync(claimed, { force: true });
-    return { ours: true };
-  }
-  renameSync(claimed, pidFile);
-  return { ours: false, mark: found };
 }

@@ -1,7 +1,9 @@
 import * as realFs from 'node:fs';
+import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
 import { pidNamespace, processStartTime } from '../../src/platform/pid-alive.js';
+import { lockWparse } from '../../src/proj/wparse-lock.js';
 import { lockRescueDir } from '../../src/recovery/dir-lock.js';
 import { rescueLayout } from '../../src/rescue/layout.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -9,17 +11,20 @@ import { tmpDir } from '../helpers/tmp.js';
 /** Runs once, right before dir-lock reads the holder's pid file (after it found it there): the holder's next step. */
 const hook: { beforeRead?: (file: string) => void; afterRead?: (file: string) => void } = {};
 
+/** The holder's pid file of either lock (not the takeover's temp name). */
+const isPidFile = (p: unknown): boolean => /(\.wprescue|\/wparse)\.pid$/.test(String(p));
+
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   const readFileSync = ((p: realFs.PathOrFileDescriptor, o?: unknown) => {
     const h = hook.beforeRead;
-    if (h && String(p).endsWith('.wprescue.pid')) {
+    if (h && isPidFile(p)) {
       hook.beforeRead = undefined;
       h(String(p));
     }
     const read = (fs.readFileSync as (p: realFs.PathOrFileDescriptor, o?: unknown) => unknown)(p, o);
     const after = hook.afterRead;
-    if (after && String(p).endsWith('.wprescue.pid')) {
+    if (after && isPidFile(p)) {
       hook.afterRead = undefined;
       after(String(p));
     }
@@ -62,6 +67,29 @@ describe('lockRescueDir racing the holder', () => {
       const err = await lockRescueDir(dir, () => undefined).then(() => undefined, (e: unknown) => e as { code?: string; message?: string });
       expect([err?.code, err?.message?.includes(`pid ${other.pid}`)]).toEqual(['RESCUE_DIR_LOCKED', true]);
       expect([realFs.existsSync(dirLock), realFs.readFileSync(dirPid, 'utf8')]).toEqual([true, otherMark]); // its lock and mark untouched
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
+  it('the same for wparse: two starts after a kill -9, the one that took over first keeps the work root', async () => {
+    const root = tmpDir();
+    const run = path.join(root, 'data/.run');
+    realFs.mkdirSync(path.join(run, 'wparse.lock'), { recursive: true });
+    const deadPid = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+    realFs.writeFileSync(path.join(run, 'wparse.pid'), `${deadPid} ${pidNamespace()}\n`);
+    const other = spawn('sleep', ['60']);
+    try {
+      await new Promise((r) => other.once('spawn', r));
+      const otherMark = `${other.pid} ${pidNamespace()} ${processStartTime(other.pid!)}\n`;
+      hook.afterRead = () => {
+        realFs.rmSync(path.join(run, 'wparse.lock'), { recursive: true });
+        realFs.mkdirSync(path.join(run, 'wparse.lock'));
+        realFs.writeFileSync(path.join(run, 'wparse.pid'), otherMark);
+      };
+      const err = await lockWparse(root, () => undefined).then(() => undefined, (e: unknown) => e as { code?: string; message?: string });
+      expect([err?.code, err?.message?.includes(`pid ${other.pid}`)]).toEqual(['USAGE', true]);
+      expect(realFs.readFileSync(path.join(run, 'wparse.pid'), 'utf8')).toBe(otherMark);
     } finally {
       other.kill('SIGKILL');
     }
