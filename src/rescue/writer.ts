@@ -117,7 +117,17 @@ export class RescueWriter {
         if (errnoCode(err) === 'EEXIST') continue;
         throw failed(file, err);
       }
-      await fs.syncDir(dir);
+      try {
+        await fs.syncDir(dir);
+      } catch (err) {
+        // the directory removed since the open (`rm -rf data/rescue` beside us): no line is written
+        // yet, so give the name back and fail the write; the sink's retry makes the directory again
+        await fh.close().catch(() => undefined);
+        await fs.unlink(file).catch(() => undefined); // empty; before its owner, so it never lives without one
+        await fsp2.rm(ownerPidPath(file), { force: true }).catch(() => undefined);
+        await releaseLock().catch(() => undefined);
+        throw failed(file, err);
+      }
       return new RescueWriter(opts, fh, file, releaseLock);
     }
   }

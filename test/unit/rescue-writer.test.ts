@@ -118,3 +118,24 @@ describe('RescueWriter.release racing an rm', () => {
     expect(existsSync(w.file)).toBe(false);
   });
 });
+
+describe('RescueWriter.create racing an rm', () => {
+  it('the group directory removed between the open and the directory sync: a failing rescue write (retried), not a raw ENOENT', async () => {
+    const rescueDir = tmpDir();
+    let raced = false;
+    const fs: FsPort = {
+      ...realFs,
+      syncDir: async (dir) => {
+        if (!raced) {
+          raced = true;
+          rmSync(dir, { recursive: true, force: true }); // `rm -rf data/rescue/g` beside the running wparse
+        }
+        await realFs.syncDir(dir);
+      },
+    };
+    const opts = { rescueDir, group: 'g', sink: 's', durability: 'none' as const, flushMs: 10, clock: new ManualClock(T0), fs };
+    await expect(RescueWriter.create(opts)).rejects.toMatchObject({ code: 'RESCUE_WRITE_FAILED' });
+    const w = await RescueWriter.create(opts); // the sink's retry: the directory made again, the name free
+    expect(path.basename(await w.release())).toBe('s-2026-11-22_10:00:00-0.dat');
+  });
+});
