@@ -63,11 +63,12 @@ export async function lockWparse(root: string, onCompromised: (err: Error) => vo
     const mark = readMark(pidPath(root));
     const holder = holderOf(root, mark);
     if (holder !== undefined) throw inUse(`pid ${holder}`);
-    // its holder is gone (or was killed before naming itself): take it over, unless another start did first
-    if (mark !== '') {
-      const claim = claimMark(pidPath(root), mark);
-      if (!claim.ours) throw inUse(claim.mark ? `pid ${parseMark(claim.mark)?.pid ?? '?'}` : 'one starting now');
-    }
+    // No name: a holder between taking the lock and naming itself (two starts at once), or killed
+    // there. Its lock was removed at once and both ran; now it is given time to name itself.
+    if (mark === '') return owned(root, await waitForName(root, opts, inUse));
+    // its holder is gone: take it over, unless another start did first
+    const claim = claimMark(pidPath(root), mark);
+    if (!claim.ours) throw inUse(claim.mark ? `pid ${parseMark(claim.mark)?.pid ?? '?'}` : 'one starting now');
     rmSync(lockPath(root), { recursive: true, force: true });
     try {
       release = await lockfile.lock(root, opts);
@@ -76,9 +77,33 @@ export async function lockWparse(root: string, onCompromised: (err: Error) => vo
       throw e;
     }
   }
+  return owned(root, release);
+}
+
+/** Names this process as the holder; the release removes the name first. */
+function owned(root: string, release: () => Promise<void>): () => Promise<void> {
   writeFileAtomicSync(pidPath(root), processMark(), false);
   return async () => {
     rmSync(pidPath(root), { force: true });
     await release();
   };
+}
+
+/**
+ * Waits (polling) until the lock's holder names itself (refused, naming it) or its lock goes stale
+ * (proper-lockfile then takes it over: a holder killed before naming itself).
+ */
+async function waitForName(root: string, opts: lockfile.LockOptions, inUse: (who: string) => WrError): Promise<() => Promise<void>> {
+  const deadline = Date.now() + 2 * STALE_MS;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const holder = holderOf(root, readMark(pidPath(root)));
+    if (holder !== undefined) throw inUse(`pid ${holder}`);
+    try {
+      return await lockfile.lock(root, opts);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ELOCKED') throw err;
+    }
+    if (Date.now() > deadline) throw inUse('another process');
+  }
 }

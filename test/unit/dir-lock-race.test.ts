@@ -94,4 +94,22 @@ describe('lockRescueDir racing the holder', () => {
       other.kill('SIGKILL');
     }
   });
+
+  it('two wparse starting at once: the one that finds the lock taken before its holder named itself waits for the name, and is refused', async () => {
+    const root = tmpDir();
+    const run = path.join(root, 'data/.run');
+    realFs.mkdirSync(path.join(run, 'wparse.lock'), { recursive: true }); // the other start's lock, its pid not written yet
+    const other = spawn('sleep', ['60']);
+    try {
+      await new Promise((r) => other.once('spawn', r));
+      const otherMark = `${other.pid} ${pidNamespace()} ${processStartTime(other.pid!)}\n`;
+      const named = setTimeout(() => realFs.writeFileSync(path.join(run, 'wparse.pid'), otherMark), 300);
+      const err = await lockWparse(root, () => undefined).then(() => undefined, (e: unknown) => e as { code?: string; message?: string });
+      clearTimeout(named);
+      expect([err?.code, err?.message?.includes(`pid ${other.pid}`)]).toEqual(['USAGE', true]);
+      expect(realFs.readFileSync(path.join(run, 'wparse.pid'), 'utf8')).toBe(otherMark);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
 });
