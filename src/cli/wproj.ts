@@ -9,7 +9,7 @@ import { configWarnings } from '../proj/config-warnings.js';
 import { natsInit, natsStreamPlans } from '../proj/nats-init.js';
 import { rescueStat } from '../proj/rescue-stat.js';
 import { cleanData, initWorkRoot } from '../proj/scaffold.js';
-import { wparseHolder } from '../proj/wparse-lock.js';
+import { lockWparse, wparseHolder } from '../proj/wparse-lock.js';
 import { sinkCounts, sourceCounts } from '../proj/stat.js';
 import { fmtNum, validateSinks } from '../proj/validate.js';
 import { addCommonHelp, jsonDoc, resolveWorkRoot, workRootOption, workRootPath } from './context.js';
@@ -208,7 +208,22 @@ program.addCommand(
           if (waiting && !opts.force) throw new WrError('USAGE', `refusing to clean: ${what} not replayed yet under ${rescue}; run \`wprescue batch\` first, or pass --force to lose it (--dry-run lists what would go)`);
           const release = await lockRescueDir(rescue, () => undefined);
           try {
-            for (const d of cleanData(wr)) out(`removed ${d}`);
+            // The looks above hold nothing: a wparse started since would go on writing into what is
+            // removed below (its lock, pid and checkpoints too). Holding its lock, none can start.
+            const releaseWparse = await lockWparse(wr.root, () => undefined).catch((err: unknown) => {
+              if (!(err instanceof WrError && err.code === 'USAGE')) throw err;
+              throw new WrError('USAGE', `refusing to clean: wparse (pid ${wparseHolder(wr.root) ?? '?'}) is running on ${wr.root}; stop it first`);
+            });
+            try {
+              // counted again, now that nothing can add to it
+              const now = rescueStat(rescue);
+              if (!opts.force && (now.totalFiles > 0 || now.locked.length > 0 || now.dead > 0)) {
+                throw new WrError('USAGE', `refusing to clean: rescue data written since the check waits for replay under ${rescue}; run \`wprescue batch\` first, or pass --force to lose it`);
+              }
+              for (const d of cleanData(wr)) out(`removed ${d}`);
+            } finally {
+              await releaseWparse();
+            }
           } finally {
             await release();
           }

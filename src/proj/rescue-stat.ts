@@ -2,6 +2,7 @@ import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RecoverCheckpoint } from '../recovery/checkpoint.js';
 import { parseRescueJobId } from '../rescue/file-name.js';
+import { errnoCode } from '../errors.js';
 import { countLines } from './line-count.js';
 import { classify, rescueLayout } from '../rescue/layout.js';
 
@@ -41,7 +42,7 @@ export function rescueStat(rescuePath: string, now = Date.now()): RescueStat {
   let oldest = Infinity;
   const progress = RecoverCheckpoint.read(rescueLayout(rescuePath).recoverLock);
   const walk = (dir: string, rel: string): void => {
-    for (const name of readdirSync(dir).sort()) {
+    for (const name of listing(dir)) {
       if (name.startsWith('.') || name.endsWith('.owner')) continue;
       const full = path.join(dir, name);
       const id = rel ? `${rel}/${name}` : name;
@@ -52,8 +53,8 @@ export function rescueStat(rescuePath: string, now = Date.now()): RescueStat {
         continue; // a dangling link or a link loop: nothing wprescue would replay either
       }
       if (st.isDirectory()) {
-        if (lstatSync(full).isSymbolicLink()) continue; // as wprescue: a linked directory is not walked (a link back to the root looped)
-        if (classify(rel ? `${rel}/${name}` : name) === 'dead-dir') out.dead = readdirSync(full, { recursive: true }).filter((n) => String(n).endsWith('.dat')).length;
+        if (lstatSync(full, { throwIfNoEntry: false })?.isSymbolicLink() !== false) continue; // as wprescue: a linked directory is not walked (a link back to the root looped); or it is gone
+        if (classify(rel ? `${rel}/${name}` : name) === 'dead-dir') out.dead = listing(full, true).filter((n) => n.endsWith('.dat')).length;
         else walk(full, id);
         continue;
       }
@@ -62,7 +63,9 @@ export function rescueStat(rescuePath: string, now = Date.now()): RescueStat {
       const parsed = parseRescueJobId(isDat ? id : id.slice(0, -'.lock'.length));
       const sink = parsed ? `${parsed.group}/${parsed.name.sink}` : '?';
       const done = isDat ? Math.min(progress[id]?.offset ?? 0, st.size) : 0;
-      const f: RescueFileStat = { path: full, sink, lines: countLines(full, done).lines, bytes: st.size - done, replayedBytes: done, mtime: st.mtime.toISOString() };
+      const counted = countLines(full, done);
+      if (counted.missing) continue; // replayed and deleted, or released (renamed), since its stat: not waiting under this name
+      const f: RescueFileStat = { path: full, sink, lines: counted.lines, bytes: st.size - done, replayedBytes: done, mtime: st.mtime.toISOString() };
       if (!isDat) {
         out.locked.push(f);
         continue;
@@ -81,4 +84,17 @@ export function rescueStat(rescuePath: string, now = Date.now()): RescueStat {
   walk(rescuePath, '');
   out.oldestAgeSec = Number.isFinite(oldest) ? Math.round((now - oldest) / 1000) : null;
   return out;
+}
+
+/**
+ * A directory's entries, sorted; none when it went away since it was found (an operator's `rm -rf`
+ * of a group or of dead/ beside `wproj rescue stat`): thrown, that was an internal error.
+ */
+function listing(dir: string, recursive = false): string[] {
+  try {
+    return readdirSync(dir, { recursive }).map(String).sort();
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return [];
+    throw err;
+  }
 }

@@ -85,8 +85,8 @@ export function cleanData(wr: WorkRoot, dryRun = false): string[] {
   };
   const emptyDir = (d: string): void => {
     if (!existsSync(d)) return;
-    // keep the wprescue lock the caller holds while cleaning
-    const names = readdirSync(d).filter((name) => !name.startsWith('.wprescue'));
+    // keep the wprescue and wparse locks the caller holds while cleaning
+    const names = readdirSync(d).filter((name) => !name.startsWith('.wprescue') && name !== 'wparse.lock' && name !== 'wparse.pid');
     if (!dryRun) for (const name of names) rmSync(path.join(d, name), { recursive: true, force: true });
     if (names.length) removed.push(d);
   };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { WrError } from '../errors.js';
 import { writeFileAtomicSync } from '../platform/atomic-write.js';
+import { claimMark, readMark } from '../platform/mark-claim.js';
 import { markAlive, parseMark, processMark } from '../platform/pid-alive.js';
 
 /**
@@ -26,6 +27,11 @@ export function wparseHolder(root: string): number | undefined {
   } catch {
     return undefined;
   }
+  return holderOf(root, mark);
+}
+
+/** The pid of the live wparse `mark` names, if it is one. */
+function holderOf(root: string, mark: string): number | undefined {
   const pid = parseMark(mark)?.pid;
   if (pid === undefined) return undefined;
   const alive = markAlive(mark);
@@ -52,15 +58,52 @@ export async function lockWparse(root: string, onCompromised: (err: Error) => vo
     release = await lockfile.lock(root, opts);
   } catch (err) {
     if ((err as { code?: string }).code !== 'ELOCKED') throw err;
-    const holder = wparseHolder(root);
-    if (holder !== undefined) throw new WrError('USAGE', `work root ${root} is in use by another wparse (pid ${holder}); stop it first`);
-    // its holder is gone (or was killed before naming itself): take it over
+    const inUse = (who: string): WrError => new WrError('USAGE', `work root ${root} is in use by another wparse (${who}); stop it first`);
+    // the liveness is judged on the very mark claimed below (read twice, a takeover in between was missed)
+    const mark = readMark(pidPath(root));
+    const holder = holderOf(root, mark);
+    if (holder !== undefined) throw inUse(`pid ${holder}`);
+    // No name: a holder between taking the lock and naming itself (two starts at once), or killed
+    // there. Its lock was removed at once and both ran; now it is given time to name itself.
+    if (mark === '') return owned(root, await waitForName(root, opts, inUse));
+    // its holder is gone: take it over, unless another start did first
+    const claim = claimMark(pidPath(root), mark);
+    if (!claim.ours) throw inUse(claim.mark ? `pid ${parseMark(claim.mark)?.pid ?? '?'}` : 'one starting now');
     rmSync(lockPath(root), { recursive: true, force: true });
-    release = await lockfile.lock(root, opts);
+    try {
+      release = await lockfile.lock(root, opts);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ELOCKED') throw inUse('one starting now');
+      throw e;
+    }
   }
+  return owned(root, release);
+}
+
+/** Names this process as the holder; the release removes the name first. */
+function owned(root: string, release: () => Promise<void>): () => Promise<void> {
   writeFileAtomicSync(pidPath(root), processMark(), false);
   return async () => {
     rmSync(pidPath(root), { force: true });
     await release();
   };
+}
+
+/**
+ * Waits (polling) until the lock's holder names itself (refused, naming it) or its lock goes stale
+ * (proper-lockfile then takes it over: a holder killed before naming itself).
+ */
+async function waitForName(root: string, opts: lockfile.LockOptions, inUse: (who: string) => WrError): Promise<() => Promise<void>> {
+  const deadline = Date.now() + 2 * STALE_MS;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const holder = holderOf(root, readMark(pidPath(root)));
+    if (holder !== undefined) throw inUse(`pid ${holder}`);
+    try {
+      return await lockfile.lock(root, opts);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ELOCKED') throw err;
+    }
+    if (Date.now() > deadline) throw inUse('another process');
+  }
 }

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { WrError, errnoCode } from '../errors.js';
 import { writeFileAtomicSync } from '../platform/atomic-write.js';
+import { claimMark, readMark } from '../platform/mark-claim.js';
 import { markAlive, parseMark, processMark } from '../platform/pid-alive.js';
 import { rescueLayout } from '../rescue/layout.js';
 
@@ -59,14 +60,28 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
     return owned(await lockfile.lock(dir, opts));
   } catch (err) {
     if ((err as { code?: string }).code !== 'ELOCKED') throw err;
-    const mark = existsSync(pidFile) ? readFileSync(pidFile, 'utf8') : '';
+    const mark = readMark(pidFile);
     const holder = parseMark(mark)?.pid ?? NaN;
+    let who = Number.isInteger(holder) && holder > 0 ? `pid ${holder}` : 'another process';
+    let unknown = !(Number.isInteger(holder) && holder > 0);
     // our own pid too: a mark of our pid with another start time is a dead holder whose pid we got
-    if (Number.isInteger(holder) && holder > 0 && markAlive(mark) === false) {
-      rmSync(lockPath, { recursive: true, force: true });
-      return owned(await lockfile.lock(dir, opts));
+    if (!unknown && markAlive(mark) === false) {
+      const claim = claimMark(pidFile, mark);
+      if (claim.ours) {
+        rmSync(lockPath, { recursive: true, force: true });
+        try {
+          return owned(await lockfile.lock(dir, opts));
+        } catch (e) {
+          if (errnoCode(e) !== 'ELOCKED') throw e;
+          who = 'another process'; // one that found no pid while we took over, and waited for the lock
+        }
+      } else if (claim.mark === undefined) {
+        unknown = true; // another start is taking over now: wait as for a holder without pid
+        who = 'another process';
+      }
+      else who = `pid ${parseMark(claim.mark)?.pid ?? '?'}`; // one took over before us: it holds the directory
     }
-    if (!(Number.isInteger(holder) && holder > 0)) {
+    if (unknown) {
       // Killed between taking the lock and writing its pid: no holder to ask, so wait until
       // proper-lockfile sees the lock as stale (it is refreshed every 2.5 s while its owner lives).
       try {
@@ -75,7 +90,6 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
         // still held: fall through to the error
       }
     }
-    const who = Number.isInteger(holder) && holder > 0 ? `pid ${holder}` : 'another process';
     throw new WrError('RESCUE_DIR_LOCKED', `rescue directory ${dir} is owned by another wprescue (${who}); stop it first`);
   }
 }

@@ -1,7 +1,7 @@
-import { existsSync, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { findSink, type SinkSpec, type WorkRoot } from '../config/work-root.js';
-import { WrError, errorMessage } from '../errors.js';
+import { WrError, errnoCode, errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
@@ -224,7 +224,11 @@ export class ReplayHandler implements JobHandler {
     const from = layout.jobFile(job.id);
     const to = layout.deadFile(job.id);
     await fsp.mkdir(path.dirname(to), { recursive: true });
-    if (existsSync(from)) await fsp.rename(from, to);
+    // no existsSync first: a file removed between the look and the rename (an operator's rm) threw,
+    // and the reason was never written
+    await fsp.rename(from, to).catch((err: unknown) => {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    });
     await writeFileAtomic(layout.reasonFile(job.id), `${reason}\n`);
     this.d.log.error({ job: job.id, reason, quarantined: to }, 'rescue file quarantined');
   }

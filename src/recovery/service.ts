@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkRoot } from '../config/work-root.js';
 import { WrError, errorMessage } from '../errors.js';
@@ -111,7 +110,7 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
       if (!res) continue; // released by its writer since the listing: the next pass finds the .dat
       salvaged++;
       log.warn({ file: res.file, tornBytes: res.tornBytes }, 'stale rescue file salvaged');
-      found.dats.push({ id: path.relative(rescueDir, res.file).split(path.sep).join('/'), file: res.file, size: statSync(res.file).size });
+      found.dats.push({ id: path.relative(rescueDir, res.file).split(path.sep).join('/'), file: res.file, size: res.bytes });
     }
     for (const owner of found.orphanOwners) await clearOrphanOwner(owner, clock.now());
     // the WAL writes all new ENQUEUE events of a pass in one append

@@ -1,6 +1,7 @@
 import { existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
+import { realFs, type FsPort } from '../platform/fs-port.js';
 import { markAlive } from '../platform/pid-alive.js';
 import { ownerLockPath, ownerPidPath } from './layout.js';
 import { OWNER_STALE_MS } from './writer.js';
@@ -55,6 +56,8 @@ async function removeOwner(lockFile: string): Promise<void> {
 export interface SalvageResult {
   file: string;
   tornBytes: number;
+  /** The salvaged file's size: the caller need not stat a name someone may have removed since. */
+  bytes: number;
 }
 
 /**
@@ -63,20 +66,21 @@ export interface SalvageResult {
  * its pid and lock, so the owner check finds nothing and answers 'gone'; the `.dat` is found by
  * the next pass. (A live writer's file is never opened here: its pid outlives its `.dat.lock`.)
  */
-export async function salvage(lockFile: string): Promise<SalvageResult | undefined> {
+export async function salvage(lockFile: string, fs: FsPort = realFs): Promise<SalvageResult | undefined> {
   const fh = await fsp.open(lockFile, 'r+').catch((err: unknown) => {
     if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;
   });
   if (!fh) return undefined;
   let tornBytes: number;
+  let keep: number;
   try {
     const { size } = await fh.stat();
     const tailLen = Math.min(size, 1 << 20);
     const tail = Buffer.alloc(tailLen);
     await fh.read(tail, 0, tailLen, size - tailLen);
     const nl = tail.lastIndexOf(10);
-    const keep = nl >= 0 ? size - tailLen + nl + 1 : size > tailLen ? size : 0;
+    keep = nl >= 0 ? size - tailLen + nl + 1 : size > tailLen ? size : 0;
     tornBytes = size - keep;
     if (tornBytes > 0) await fh.truncate(keep);
     await fh.datasync();
@@ -84,9 +88,22 @@ export async function salvage(lockFile: string): Promise<SalvageResult | undefin
     await fh.close();
   }
   const dat = lockFile.slice(0, -'.lock'.length);
-  await fsp.rename(lockFile, dat);
+  try {
+    await fs.rename(lockFile, dat);
+  } catch (err) {
+    // removed (an operator's rm) since it was opened: nothing left to salvage; its owner is an
+    // orphan the next pass clears. Thrown, it stopped the scan, and a first scan stopped wprescue.
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
   await removeOwner(lockFile);
-  const dir = await fsp.open(path.dirname(dat), 'r');
-  await dir.sync().finally(() => dir.close());
-  return { file: dat, tornBytes };
+  const gone = await fs.syncDir(path.dirname(dat)).then(
+    () => false,
+    (err: unknown) => {
+      if (errnoCode(err) === 'ENOENT') return true; // its directory removed since the rename: the file with it
+      throw err;
+    },
+  );
+  if (gone) return undefined;
+  return { file: dat, tornBytes, bytes: keep };
 }

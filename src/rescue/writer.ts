@@ -117,7 +117,17 @@ export class RescueWriter {
         if (errnoCode(err) === 'EEXIST') continue;
         throw failed(file, err);
       }
-      await fs.syncDir(dir);
+      try {
+        await fs.syncDir(dir);
+      } catch (err) {
+        // the directory removed since the open (`rm -rf data/rescue` beside us): no line is written
+        // yet, so give the name back and fail the write; the sink's retry makes the directory again
+        await fh.close().catch(() => undefined);
+        await fs.unlink(file).catch(() => undefined); // empty; before its owner, so it never lives without one
+        await fsp2.rm(ownerPidPath(file), { force: true }).catch(() => undefined);
+        await releaseLock().catch(() => undefined);
+        throw failed(file, err);
+      }
       return new RescueWriter(opts, fh, file, releaseLock);
     }
   }
@@ -224,9 +234,18 @@ export class RescueWriter {
     await this.fs.datasync(this.fh);
     waiters.forEach((w) => w.resolve());
     if ((await this.fh.stat()).nlink === 0) await this.restore();
-    await this.fh.close();
     const dat = this.lockPath.slice(0, -'.lock'.length);
-    await this.fs.rename(this.lockPath, dat);
+    try {
+      await this.fs.rename(this.lockPath, dat).catch(async (err: unknown) => {
+        // removed after the check above (an `rm -rf` racing the release): the handle, still open,
+        // holds every line; closed first, they were lost
+        if (errnoCode(err) !== 'ENOENT') throw err;
+        await this.restore();
+        await this.fs.rename(this.lockPath, dat);
+      });
+    } finally {
+      await this.fh.close();
+    }
     await fsp2.rm(ownerPidPath(this.lockPath), { force: true });
     await this.releaseLock().catch(() => undefined);
     await this.fs.syncDir(path.dirname(dat));

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/platform/clock.js';
@@ -91,5 +91,51 @@ describe('RescueWriter durability none', () => {
     held.shift()!();
     const dat = await released;
     expect(readFileSync(dat, 'utf8').split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(Array.from({ length: 12 }, (_, n) => `src:${n}`));
+  });
+});
+
+describe('RescueWriter.release racing an rm', () => {
+  it('a .dat.lock removed after the release looked for a removal and before its rename keeps every line', async () => {
+    const rescueDir = tmpDir();
+    let raced = false;
+    const fs: FsPort = {
+      ...realFs,
+      rename: async (from, to) => {
+        // `rm -rf data/rescue/g` lands here: after the nlink check, before the rename
+        if (!raced && from.endsWith('.dat.lock')) {
+          raced = true;
+          rmSync(path.join(rescueDir, 'g'), { recursive: true, force: true });
+        }
+        await realFs.rename(from, to);
+      },
+    };
+    const w = await RescueWriter.create({ rescueDir, group: 'g', sink: 's', durability: 'none', flushMs: 10, clock: new ManualClock(T0), fs });
+    const entries: SinkEntry[] = [0, 1, 2].map((n) => ({ id: `src:${n}`, kind: 'record', record: { n } }));
+    await w.append(entries);
+    const dat = await w.release();
+    expect(raced).toBe(true);
+    expect(readFileSync(dat, 'utf8').split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['src:0', 'src:1', 'src:2']);
+    expect(existsSync(w.file)).toBe(false);
+  });
+});
+
+describe('RescueWriter.create racing an rm', () => {
+  it('the group directory removed between the open and the directory sync: a failing rescue write (retried), not a raw ENOENT', async () => {
+    const rescueDir = tmpDir();
+    let raced = false;
+    const fs: FsPort = {
+      ...realFs,
+      syncDir: async (dir) => {
+        if (!raced) {
+          raced = true;
+          rmSync(dir, { recursive: true, force: true }); // `rm -rf data/rescue/g` beside the running wparse
+        }
+        await realFs.syncDir(dir);
+      },
+    };
+    const opts = { rescueDir, group: 'g', sink: 's', durability: 'none' as const, flushMs: 10, clock: new ManualClock(T0), fs };
+    await expect(RescueWriter.create(opts)).rejects.toMatchObject({ code: 'RESCUE_WRITE_FAILED' });
+    const w = await RescueWriter.create(opts); // the sink's retry: the directory made again, the name free
+    expect(path.basename(await w.release())).toBe('s-2026-11-22_10:00:00-0.dat');
   });
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pidNamespace, processMark } from '../../src/platform/pid-alive.js';
 import { ownerLockPath, ownerPidPath } from '../../src/rescue/layout.js';
+import { realFs, type FsPort } from '../../src/platform/fs-port.js';
 import { ownerState, salvage } from '../../src/rescue/salvage.js';
 import { OWNER_STALE_MS } from '../../src/rescue/writer.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -57,8 +58,24 @@ describe('salvage', () => {
     const { file } = owned(`${deadPid()} ${pidNamespace()}\n`);
     writeFileSync(file, 'a\nb\ntor');
     const res = await salvage(file);
-    expect(res).toEqual({ file: file.slice(0, -'.lock'.length), tornBytes: 3 });
+    expect(res).toEqual({ file: file.slice(0, -'.lock'.length), tornBytes: 3, bytes: 4 });
     expect(readFileSync(res!.file, 'utf8')).toBe('a\nb\n');
     expect([ownerLockPath(file), ownerPidPath(file)].map((f) => { try { statSync(f); return true; } catch { return false; } })).toEqual([false, false]);
+  });
+
+  it("a dead writer's file an operator removes while it is salvaged is passed over, not an error that stops the scan", async () => {
+    const { file } = owned(`${deadPid()} ${pidNamespace()}\n`);
+    writeFileSync(file, 'a\nb\n');
+    // the rm lands after salvage opened the file, before its rename
+    const fs: FsPort = { ...realFs, rename: async (from, to) => { rmSync(from); await realFs.rename(from, to); } };
+    expect(await salvage(file, fs)).toBeUndefined();
+    expect(ownerState(file)).toBe('gone'); // its owner is left for clearOrphanOwner on the next pass
+  });
+
+  it('a group directory removed between the rename and the directory sync: passed over, not an error', async () => {
+    const { file } = owned(`${deadPid()} ${pidNamespace()}\n`);
+    writeFileSync(file, 'a\n');
+    const fs: FsPort = { ...realFs, rename: async (from, to) => { await realFs.rename(from, to); rmSync(path.dirname(to), { recursive: true }); } };
+    expect(await salvage(file, fs)).toBeUndefined();
   });
 });
