@@ -61,11 +61,11 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
   } catch (err) {
     if ((err as { code?: string }).code !== 'ELOCKED') throw err;
     const mark = readMark(pidFile);
-    const holder = parseMark(mark)?.pid ?? NaN;
-    let who = Number.isInteger(holder) && holder > 0 ? `pid ${holder}` : 'another process';
-    let unknown = !(Number.isInteger(holder) && holder > 0);
+    const pid = parseMark(mark)?.pid;
+    let who = pid === undefined ? 'another process' : `pid ${pid}`;
+    let waitForStale = pid === undefined; // a holder killed between taking the lock and writing its pid
     // our own pid too: a mark of our pid with another start time is a dead holder whose pid we got
-    if (!unknown && markAlive(mark) === false) {
+    if (pid !== undefined && markAlive(mark) === false) {
       const claim = claimMark(pidFile, mark);
       if (claim.ours) {
         rmSync(lockPath, { recursive: true, force: true });
@@ -76,14 +76,15 @@ export async function lockRescueDir(dir: string, onCompromised: (err: Error) => 
           who = 'another process'; // one that found no pid while we took over, and waited for the lock
         }
       } else if (claim.mark === undefined) {
-        unknown = true; // another start is taking over now: wait as for a holder without pid
+        waitForStale = true; // another start is taking over now: wait as for a holder without pid
         who = 'another process';
+      } else {
+        who = `pid ${parseMark(claim.mark)?.pid ?? '?'}`; // one took over before us: it holds the directory
       }
-      else who = `pid ${parseMark(claim.mark)?.pid ?? '?'}`; // one took over before us: it holds the directory
     }
-    if (unknown) {
-      // Killed between taking the lock and writing its pid: no holder to ask, so wait until
-      // proper-lockfile sees the lock as stale (it is refreshed every 2.5 s while its owner lives).
+    if (waitForStale) {
+      // no holder to ask: wait until proper-lockfile sees the lock as stale (it is refreshed every
+      // 2.5 s while its owner lives)
       try {
         return owned(await lockfile.lock(dir, { ...opts, retries: { retries: 15, factor: 1, minTimeout: 1000, maxTimeout: 1000 } }));
       } catch {

@@ -15,9 +15,10 @@ const CHUNK = Number(process.env.STRESS_CHUNK ?? 100);
 /**
  * A smoke test, not a detector: the races it is about last microseconds (each is staged
  * deterministically in the unit tests: salvage, rescue-writer, dir-lock-race, rescue-stat-race);
- * this one checks that the processes together keep the promises. Processes sharing one rescue directory: a wparse daemon whose sink flaps (a rescue file per outage,
- * released when the sink comes back) while `wprescue batch` runs again and again beside it, and
- * `wproj rescue stat` reads the directory. Every run must exit 0 and every line end up exactly once.
+ * this one checks that the processes together keep the promises. One rescue directory: a wparse
+ * daemon whose sink flaps (a rescue file per outage, released when the sink comes back), while
+ * `wprescue batch` runs again and again beside it and `wproj rescue stat` reads the directory.
+ * Every run must exit 0 and every line end up exactly once.
  */
 describe('wparse, wprescue and wproj on one rescue directory', () => {
   it('a flapping sink, wprescue batch in a loop and wproj rescue stat beside it: every exit 0, every line once', async () => {
