@@ -21,11 +21,12 @@ const ENGINE = 'recovery: { idle_exit_ms: 300, scan_interval_ms: 100, workers: 1
 const N = 200_000;
 const expectedNs = (): number[] => range(0, N).filter((i) => i % 11 !== 10);
 
-/** A line listener that stops reading after `pauseAt` bytes, so its receive buffer fills; `reset()` drops what is unread. */
+/** A line listener that stops reading after `pauseAt` bytes, so its receive buffer fills; `reset()` drops what the kernel holds unread. */
 class PausingListener {
   readonly ns: number[] = [];
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  private readonly drains = new Map<net.Socket, () => void>();
   socket: net.Socket | undefined;
 
   constructor(pauseAt: number) {
@@ -36,11 +37,20 @@ class PausingListener {
       s.on('close', () => this.sockets.delete(s));
       let tail = '';
       let read = 0;
-      s.on('data', (d: Buffer) => {
+      const take = (d: Buffer): void => {
         read += d.length;
         const parts = (tail + d.toString()).split('\n');
         tail = parts.pop()!;
         for (const p of parts) this.ns.push((JSON.parse(p) as { n: number }).n);
+      };
+      this.drains.set(s, () => {
+        // what Node read ahead of the pause was taken from the kernel: kept, as a reader that
+        // processes what it reads; a reset loses only what the kernel still holds
+        for (let d = s.read() as Buffer | null; d !== null; d = s.read() as Buffer | null) take(d);
+      });
+      s.on('data', (d: Buffer) => {
+        if (s.isPaused()) return; // a chunk read() hands back while draining: taken there
+        take(d);
         if (read >= pauseAt) s.pause();
       });
       s.on('end', () => s.end());
@@ -61,7 +71,11 @@ class PausingListener {
   }
 
   reset(): void {
-    for (const s of this.sockets) s.resetAndDestroy();
+    for (const s of this.sockets) {
+      s.pause();
+      this.drains.get(s)?.();
+      s.resetAndDestroy();
+    }
   }
 
   async close(): Promise<void> {

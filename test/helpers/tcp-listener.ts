@@ -5,7 +5,7 @@ export interface ConnectionPlan {
   /** Reads nothing for this long (after `pauseAtBytes` read, default at once), so the buffers on both sides fill. */
   pauseMs?: number;
   pauseAtBytes?: number;
-  /** Resets (RST) the connection once it has read this many bytes (0: right after the pause). */
+  /** Resets (RST) the connection once it has read at least this many bytes (whole chunks; 0: right after the pause). */
   resetAfterBytes?: number;
   /** Resets instead of closing when the sender ends the stream (a peer that dies at the very end). */
   resetOnEnd?: boolean;
@@ -14,7 +14,8 @@ export interface ConnectionPlan {
 /**
  * A real newline-delimited listener on 127.0.0.1 that keeps every complete line it read and can
  * reset its connections as a crashing peer would: whatever sits unread in its receive buffer (and
- * in the sender's send buffer) is lost, and a partial last line is dropped.
+ * in the sender's send buffer) is lost, and a partial last line is dropped. A reset comes at the
+ * first chunk that reaches `resetAfterBytes` (whole chunks are taken).
  */
 export class LineListener {
   readonly lines: string[] = [];
@@ -52,7 +53,22 @@ export class LineListener {
     let reset = false;
     let paused = false;
     const limit = plan.resetAfterBytes;
+    // Every byte taken from the kernel is kept, as an application that processes what it reads: a
+    // reset loses what the kernel still holds, which is what a sender can know of. (It used to cut
+    // the chunk at the limit and drop what Node had read ahead while paused: up to 130 kB taken
+    // from the kernel and thrown away, which no sender can tell from delivered.)
+    const take = (d: Buffer): void => {
+      read += d.length;
+      const text = tail + d.toString();
+      const nl = text.lastIndexOf('\n');
+      if (nl >= 0) {
+        for (const l of text.slice(0, nl).split('\n')) this.lines.push(l);
+        tail = text.slice(nl + 1);
+      } else tail = text;
+    };
     const resetNow = (): void => {
+      s.pause();
+      for (let d = s.read() as Buffer | null; d !== null; d = s.read() as Buffer | null) take(d); // read ahead while paused
       reset = true;
       this.resets++;
       s.resetAndDestroy();
@@ -67,15 +83,8 @@ export class LineListener {
       }, plan.pauseMs);
     };
     s.on('data', (d: Buffer) => {
-      if (reset) return;
-      const take = limit === undefined ? d : d.subarray(0, Math.max(0, limit - read));
-      read += take.length;
-      const text = tail + take.toString();
-      const nl = text.lastIndexOf('\n');
-      if (nl >= 0) {
-        for (const l of text.slice(0, nl).split('\n')) this.lines.push(l);
-        tail = text.slice(nl + 1);
-      } else tail = text;
+      if (reset || s.isPaused()) return; // a chunk read() hands back while draining: taken there
+      take(d);
       if (plan.pauseMs && !paused && read >= (plan.pauseAtBytes ?? 0)) pause();
       else if (limit !== undefined && read >= limit) resetNow();
     });
