@@ -12,8 +12,10 @@ import { markAlive, parseMark, processMark } from '../platform/pid-alive.js';
  * files (every later line lost). The holder takes a proper-lockfile lock `data/.run/wparse.lock`
  * and names itself in `data/.run/wparse.pid`, beside the lock rather than inside it (a file created
  * in the lock directory changes its mtime, which proper-lockfile reads as a compromised lock).
- * A lock whose holder pid is dead (kill -9) is taken over at once; a holder of another pid
- * namespace (every daemon may be pid 1 of its own container) holds it until its lock goes stale.
+ * A lock whose holder pid is dead (kill -9) is taken over at once, by one start only (the pid file
+ * is claimed by rename, platform/mark-claim.ts); a lock without a pid yet is waited on until its
+ * holder names itself or the lock goes stale; a holder of another pid namespace (every daemon may
+ * be pid 1 of its own container) holds it until its lock goes stale.
  */
 const lockPath = (root: string): string => path.join(root, 'data', '.run', 'wparse.lock');
 const pidPath = (root: string): string => path.join(root, 'data', '.run', 'wparse.pid');

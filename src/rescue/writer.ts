@@ -107,13 +107,16 @@ export class RescueWriter {
         if (errnoCode(err) === 'ELOCKED' || errnoCode(err) === 'ENOTEMPTY') continue;
         throw failed(file, err);
       }
+      const giveOwnerBack = async (): Promise<void> => {
+        await fsp2.rm(ownerPidPath(file), { force: true }).catch(() => undefined);
+        await releaseLock().catch(() => undefined);
+      };
       let fh: fsp.FileHandle;
       try {
         await fsp2.writeFile(ownerPidPath(file), processMark());
         fh = await fs.open(file, 'ax'); // append: after a cut-back write, the next lands at the new end
       } catch (err) {
-        await fsp2.rm(ownerPidPath(file), { force: true }).catch(() => undefined);
-        await releaseLock().catch(() => undefined);
+        await giveOwnerBack();
         if (errnoCode(err) === 'EEXIST') continue;
         throw failed(file, err);
       }
@@ -124,8 +127,7 @@ export class RescueWriter {
         // yet, so give the name back and fail the write; the sink's retry makes the directory again
         await fh.close().catch(() => undefined);
         await fs.unlink(file).catch(() => undefined); // empty; before its owner, so it never lives without one
-        await fsp2.rm(ownerPidPath(file), { force: true }).catch(() => undefined);
-        await releaseLock().catch(() => undefined);
+        await giveOwnerBack();
         throw failed(file, err);
       }
       return new RescueWriter(opts, fh, file, releaseLock);
