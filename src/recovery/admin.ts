@@ -95,15 +95,25 @@ export async function requeueDead(wr: WorkRoot): Promise<string[]> {
     for (const id of ids) {
       const quarantined = rescueLayout(rescueDir).deadFile(id);
       const home = path.join(rescueDir, id);
-      if (existsSync(quarantined)) {
-        await fsp.mkdir(path.dirname(home), { recursive: true });
-        await fsp.rename(quarantined, home);
-        await fsp.rm(rescueLayout(rescueDir).reasonFile(id), { force: true });
-      }
+      await moveBack(quarantined, home);
+      await fsp.rm(rescueLayout(rescueDir).reasonFile(id), { force: true });
       await store.enqueue(id, jobPayload(id));
     }
     return ids;
   });
+}
+
+/**
+ * Renames a quarantined file home. One removed by an operator (before the requeue or between its
+ * steps) is no error: its job runs and ends "already gone", as for any file that went away.
+ */
+async function moveBack(quarantined: string, home: string): Promise<void> {
+  try {
+    await fsp.mkdir(path.dirname(home), { recursive: true });
+    await fsp.rename(quarantined, home);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
 }
 
 export async function repairQueue(wr: WorkRoot): Promise<RepairReport> {
