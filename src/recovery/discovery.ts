@@ -57,6 +57,19 @@ export function scanRescueDir(root: string, known: (id: string) => boolean = () 
 }
 
 /**
+ * Whether a `.dat` found by a scan or the watcher should become a job. Not when its job is
+ * pending, in flight or dead, nor while a replayed file waits for its deletion (`finishing`). A
+ * completed job's id is wanted again only when its file `exists` now: a scan lists a file, awaits
+ * (salvage, the WAL), and meanwhile the file may be replayed and deleted; without the look, that
+ * stale listing queued it again, to end "already gone". A file there now is a new copy to replay.
+ */
+export function wantsReplay(job: Job | undefined, finishing: boolean, exists: () => boolean): boolean {
+  if (job && (job.state === 'pending' || job.state === 'in_flight' || job.state === 'dead')) return false;
+  if (finishing) return false;
+  return job?.state !== 'completed' || exists();
+}
+
+/**
  * Queue payload of a replay job: the sink it serialises on, its (time, seq) order, and the file's
  * size when enqueued (a released file does not change), so backlog figures need no stat per job.
  */

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkRoot } from '../config/work-root.js';
 import { WrError, errorMessage } from '../errors.js';
@@ -11,7 +12,7 @@ import { QueueStore } from '../queue/store.js';
 import { clearOrphanOwner, ownerState, salvage } from '../rescue/salvage.js';
 import { RecoverCheckpoint } from './checkpoint.js';
 import { lockRescueDir } from './dir-lock.js';
-import { jobPayload, jobRank, jobSinkKey, scanRescueDir } from './discovery.js';
+import { jobPayload, jobRank, jobSinkKey, scanRescueDir, wantsReplay } from './discovery.js';
 import { RescueWatcher } from './rescue-watcher.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { ReplayHandler } from './replayer.js';
@@ -89,11 +90,8 @@ export async function runRescue(o: RescueRunOptions): Promise<RescueSummary> {
   o.setHealth?.((stallMs) => reporter.healthProblem(stallMs));
   let salvaged = 0;
 
-  const wanted = (id: string): boolean => {
-    const job = store.get(id);
-    if (job && (job.state === 'pending' || job.state === 'in_flight' || job.state === 'dead')) return false;
-    return !handler.finishing(id); // replayed, its file not deleted yet
-  };
+  const wanted = (id: string): boolean =>
+    wantsReplay(store.get(id), handler.finishing(id), () => existsSync(path.join(rescueDir, id)));
   const enqueued = (id: string): void => {
     o.metrics?.jobsEnqueued.inc();
     log.info({ job: id }, 'rescue file enqueued');
