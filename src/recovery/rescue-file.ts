@@ -1,6 +1,6 @@
-import { closeSync, fstatSync, openSync, readSync, statSync, type BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, openSync, promises as fsp, readSync, statSync, type BigIntStats } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { errnoCode } from '../errors.js';
+import { WrError, errnoCode } from '../errors.js';
 import type { Clock } from '../platform/clock.js';
 import { readLineBatches, type LineBatch } from '../platform/line-reader.js';
 
@@ -25,6 +25,7 @@ export class RescueFile {
     private readonly stamp: string,
     /** Last modification, ms since the epoch. */
     readonly mtimeMs: number,
+    private readonly ino: bigint,
   ) {}
 
   /**
@@ -56,19 +57,31 @@ export class RescueFile {
       const whole = size <= SMALL_FILE_BYTES ? readAll(fd, size) : undefined;
       const head = whole ? whole.subarray(0, 4096) : readAll(fd, Math.min(size, 4096));
       const identity = `${st.ino}-${st.birthtimeNs}-${size}-${crc32(head).toString(16)}`;
-      return new RescueFile(file, size, identity, whole, stampOf(st), Number(st.mtimeMs));
+      return new RescueFile(file, size, identity, whole, stampOf(st), Number(st.mtimeMs), st.ino);
     } finally {
       closeSync(fd); // a large file is streamed through its own handle
     }
   }
 
-  /** The lines from byte offset `from`, in batches of at most `batchSize` (see LineBatch). */
+  /**
+   * The lines from byte offset `from`, in batches of at most `batchSize` (see LineBatch). A large
+   * file is opened again by name, and refused when another file took that name since `open`
+   * (an `mv` over it): its lines would go out under this file's checkpoint, then again from 0.
+   */
   async *batches(from: number, batchSize: number, clock: Clock): AsyncGenerator<LineBatch> {
-    if (!this.whole) {
-      yield* readLineBatches({ file: this.path, from, batchSize, follow: false, clock });
+    if (this.whole) {
+      yield* splitBatches(this.whole, from, batchSize);
       return;
     }
-    yield* splitBatches(this.whole, from, batchSize);
+    const fh = await fsp.open(this.path, 'r');
+    try {
+      if ((await fh.stat({ bigint: true })).ino !== this.ino) {
+        throw new WrError('IO_ERROR', `rescue file ${this.path} was replaced while it was replayed (moved over?); the new file is replayed from its start`);
+      }
+      yield* readLineBatches({ file: fh, from, batchSize, follow: false, clock });
+    } finally {
+      await fh.close();
+    }
   }
 }
 

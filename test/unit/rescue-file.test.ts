@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/platform/clock.js';
@@ -50,5 +50,29 @@ describe('rescue file reading', () => {
     writeFileSync(file, 'a\nc\n'); // same size, other bytes
     expect(RescueFile.open(file)!.identity).not.toBe(a.identity);
     expect(RescueFile.open(path.join(path.dirname(file), 'missing.dat'))).toBeUndefined();
+  });
+});
+
+describe('a large rescue file replaced under its name while replayed', () => {
+  it('another file moved over it after open: its lines are refused, not read under the first file identity', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'f.dat');
+    const line = `${'a'.repeat(99)}\n`;
+    writeFileSync(file, line.repeat(20_000)); // 2 MB: streamed, reopened by name
+    const rf = RescueFile.open(file)!;
+    const other = path.join(dir, 'other.dat');
+    writeFileSync(other, `${'b'.repeat(99)}\n`.repeat(20_000));
+    renameSync(other, file);
+    const read: LineBatch[] = [];
+    await expect(async () => {
+      for await (const b of rf.batches(0, 512, new ManualClock(0))) read.push(b);
+    }).rejects.toThrow(/was replaced while it was replayed/);
+    expect(read).toEqual([]);
+    // the file it opened, still there: read whole
+    writeFileSync(file, line.repeat(20_000));
+    const same = RescueFile.open(file)!;
+    let lines = 0;
+    for await (const b of same.batches(0, 512, new ManualClock(0))) lines += b.starts.length;
+    expect(lines).toBe(20_000);
   });
 });
