@@ -111,6 +111,14 @@ export class RescueWriter {
         await fsp2.rm(ownerPidPath(file), { force: true }).catch(() => undefined);
         await releaseLock().catch(() => undefined);
       };
+      // another writer of this sink (a reloaded sink beside its old instance) may have made, written
+      // and released this very name between the look above and the claim: its `.dat` would be
+      // overwritten by our release. A writer renames before it lets go of its claim, so a `.dat`
+      // made that way is there now.
+      if (existsSync(file.slice(0, -'.lock'.length))) {
+        await giveOwnerBack();
+        continue;
+      }
       let fh: fsp.FileHandle;
       try {
         await fsp2.writeFile(ownerPidPath(file), processMark());
