@@ -202,7 +202,8 @@ export class FileTail {
     if (st.mtimeNs !== this.lastMtime) {
       this.lastMtime = st.mtimeNs;
       if (!this.sameContent()) {
-        this.restart = 'rewritten';
+        // a copytruncate between the fstat above and this look: say what it was
+        this.restart = fstatSync(this.fh.fd).size < pos ? 'truncated' : 'rewritten';
         return true;
       }
     }

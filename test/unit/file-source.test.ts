@@ -1,5 +1,6 @@
 import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { FileSource, type FileSourceOptions } from '../../src/pipeline/file-source.js';
 import { decodeCheckpoints, encodeCheckpoint, SourceCheckpoint } from '../../src/pipeline/source-checkpoint.js';
@@ -126,10 +127,11 @@ describe('FileSource', () => {
     const dir = tmpDir();
     const file = path.join(dir, 'app.log');
     writeFileSync(file, lines('x', 0, 800));
-    const r = run(dir, { path: file });
+    const msgs: string[] = [];
+    const r = run(dir, { path: file, log: pino({ level: 'info' }, { write: (s: string) => void msgs.push((JSON.parse(s) as { msg: string }).msg) }) });
     await until(() => r.got.length >= 800, 20_000);
     truncateSync(file, 0);
-    await new Promise((res) => setTimeout(res, 100)); // the reader notices the shrink at its next poll
+    await until(() => msgs.includes('input file truncated: reading it from the start'), 20_000); // noticed at the next poll
     appendFileSync(file, lines('y', 0, 300));
     await until(() => r.got.length >= 1100, 20_000);
     await r.stop();
