@@ -1,6 +1,6 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { WrError } from '../errors.js';
+import { WrError, errnoCode } from '../errors.js';
 import type { WorkRoot } from '../config/work-root.js';
 import { systemClock } from '../platform/clock.js';
 import { openDamage } from '../queue/damage-log.js';
@@ -112,7 +112,7 @@ async function moveBack(quarantined: string, home: string): Promise<void> {
     await fsp.mkdir(path.dirname(home), { recursive: true });
     await fsp.rename(quarantined, home);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (errnoCode(e) !== 'ENOENT') throw e;
   }
 }
 
