@@ -145,6 +145,9 @@ export const SOURCES_SCHEMA: Schema = {
   },
 };
 
+/** The list alone: wpsrc.yaml may be a bare list of sources, as SPEC section 2 words it. */
+export const SOURCE_LIST_SCHEMA: Schema = SOURCES_SCHEMA.fields.sources!.schema;
+
 export const RULES_SCHEMA: Schema = {
   kind: 'object',
   fields: {

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { captureNames } from '../platform/capture-names.js';
 import { classify } from '../rescue/layout.js';
 import { serverProblems } from '../sinks/nats/connection.js';
@@ -8,7 +8,7 @@ import { SINK_TYPES, paramsSchema } from '../sinks/registry.js';
 import { loadEngineConfig, type EngineConfig } from './engine-config.js';
 import { check, problemAt, type Ctx, type Problem } from '../platform/schema.js';
 import {
-  CONNECTORS_SCHEMA, DEFAULTS_SCHEMA, GROUP_SCHEMA, RULES_SCHEMA, SOURCES_SCHEMA, sourceParamProblems,
+  CONNECTORS_SCHEMA, DEFAULTS_SCHEMA, GROUP_SCHEMA, RULES_SCHEMA, SOURCE_LIST_SCHEMA, SOURCES_SCHEMA, sourceParamProblems,
   type ConnectorConfig, type FilterConfig, type GroupExpect, type RawGroup, type RuleConfig, type SinkExpect, type SourceConfig,
 } from './work-root-schema.js';
 import { checkDoc, readYaml, throwIfProblems, type YamlSource } from './yaml-file.js';
@@ -134,15 +134,18 @@ function loadSources(root: string, problems: Problem[]): SourceConfig[] {
   if (!existsSync(file)) return [];
   const src = readYaml(file, problems);
   if (!src) return [];
-  const list = checkDoc<{ sources?: SourceConfig[] }>(src, SOURCES_SCHEMA, problems).sources ?? [];
+  // SPEC section 2 calls wpsrc.yaml "a list of sources": a bare list reads as the `sources:` key does
+  const bare = isSeq(src.doc.contents);
+  const list = (bare ? checkDoc<SourceConfig[] | undefined>(src, SOURCE_LIST_SCHEMA, problems) : checkDoc<{ sources?: SourceConfig[] }>(src, SOURCES_SCHEMA, problems).sources) ?? [];
+  const node = (...keys: Array<string | number>): Node => src.doc.getIn([...(bare ? [] : ['sources']), ...keys], true) as Node;
   const ctx: Ctx = { file, lines: src.lines, problems };
   const keys = new Set<string>();
   list.forEach((s, i) => {
-    if (s && keys.has(s.key)) problemAt(ctx, src.doc.getIn(['sources', i, 'key'], true) as Node, `sources[${i}].key`, `duplicate source key ${JSON.stringify(s.key)}`);
+    if (s && keys.has(s.key)) problemAt(ctx, node(i, 'key'), `sources[${i}].key`, `duplicate source key ${JSON.stringify(s.key)}`);
     if (s) keys.add(s.key);
     if (!s) return;
     const params = s.params as unknown as Record<string, unknown>;
-    const at = src.doc.getIn(['sources', i, 'params'], true) as Node;
+    const at = node(i, 'params');
     for (const m of [...sourceParamProblems(s.type, params), ...(s.type === 'nats' && params.servers ? serverProblems(params.servers) : [])]) problemAt(ctx, at, `sources[${i}]`, m);
   });
   return list.filter(Boolean);

@@ -84,7 +84,9 @@ export function checkDoc<T>(src: YamlSource, schema: Schema, problems: Problem[]
     const names = src.emptyVars.get(p.line);
     if (names) p.message += ` (environment variable ${names.join(', ')} is empty)`;
   }
-  return value;
+  // a root that is not a map (a list, a scalar) is a problem reported above; the caller still gets
+  // the defaults, so it can go on collecting problems instead of failing on `undefined.key`
+  return value ?? (check(null, schema, { ...ctx, problems: [] }, '') as T);
 }
 
 /** Throws CONFIG_INVALID naming the first problem (and how many more), if there are any. */

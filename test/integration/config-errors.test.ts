@@ -25,6 +25,12 @@ const cases: Case[] = [
   { name: 'invalid rule regex', file: 'models/rules/app.yaml', text: 'rules:\n  - name: /x\n    regex: "(unclosed"\n', expect: /app\.yaml:3:12: rules\[0\]\.regex: invalid regular expression/ },
   { name: 'a rule regex without a named group', file: 'models/rules/app.yaml', text: 'rules:\n  - name: /x\n    regex: "^(\\\\d+)$"\n', expect: /app\.yaml:3:12: rules\[0\]\.regex: the regex has no named group/ },
   { name: 'a rule type for a group the regex lacks', file: 'models/rules/app.yaml', text: "rules:\n  - name: /x\n    regex: '^(?<n>\\d+)$'\n    types: { m: int }\n", expect: /app\.yaml:4:17: rules\[0\]\.types\.m: "m" is not a named group of the regex \(groups: n\)/ },
+  // a file whose top level is not a map was an internal error (exit 3), not a config error
+  { name: 'wparse.yaml as a list', file: 'conf/wparse.yaml', text: '- rescue\n', expect: /conf\/wparse\.yaml:1:1: expected a map, got a list/ },
+  { name: 'a rules file as a scalar', file: 'models/rules/app.yaml', text: 'just words\n', expect: /models\/rules\/app\.yaml:1:1: expected a map, got string "just words"/ },
+  { name: 'a group file as a list', file: 'sink/business.d/app.yaml', text: '- name: app\n', expect: /sink\/business\.d\/app\.yaml:1:1: expected a map, got a list/ },
+  { name: 'a connectors file as a list', file: 'sink/connectors.d/00.yaml', text: '- id: x\n', expect: /sink\/connectors\.d\/00\.yaml:1:1: expected a map, got a list/ },
+  { name: 'a bare source list keeps its positions', file: 'conf/wpsrc.yaml', text: '- key: src\n  params: { path: x, pth: y }\n', expect: /conf\/wpsrc\.yaml:2:22: \[0\]\.params\.pth: unknown key/ },
   {
     name: 'missing required param',
     file: 'sink/business.d/app.yaml',
@@ -58,6 +64,15 @@ describe('config errors: one line naming file:line:col and key, exit 2, before a
     expect(r.code).toBe(2);
     expect(r.stdout + r.stderr).toMatch(/2:3: rescue\.pathh: unknown key/);
     expect(r.stdout + r.stderr).toMatch(/4:10: queue\.fsync: expected one of always \| batch \| none/);
+  });
+
+  it('wpsrc.yaml may be a bare list of sources (SPEC section 2: "a list of sources")', () => {
+    const root = makeWorkRoot(tmpDir(), { input: 'id=1 level=info msg=a\nid=2 level=warn msg=b\n' });
+    writeFileSync(path.join(root, 'conf/wpsrc.yaml'), '- key: src\n  enable: true\n  type: file\n  params: { path: ./data/in_dat/input.log }\n');
+    const r = cli('wparse', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^wparse: done: 2 lines/);
+    expect(JSON.parse(cli('wproj', ['stat', 'src-file', '--json', '-w', root]).stdout)).toMatchObject({ total: 2, items: [{ key: 'src', lines: 2 }] });
   });
 
   it('a missing work root, a bad flag and --help', () => {
