@@ -1,7 +1,7 @@
 import { CommanderError, type Command } from 'commander';
 import { ERROR_CODES, WrError, errorMessage } from '../errors.js';
 import { VERSION } from '../platform/version.js';
-import { jsonDoc } from './context.js';
+import { jsonDoc, workRootOption } from './context.js';
 
 /**
  * The only place that calls process.exit. Maps outcomes to SPEC exit codes: 0 ok, 1 the job ran but
@@ -16,6 +16,13 @@ export async function runMain(program: Command, argv = process.argv): Promise<vo
     cmd.commands.forEach(override);
   };
   override(program);
+  // SPEC section 1: every command takes -w, so also before its subcommand (`wproj -w DIR check`);
+  // the program's option takes -w wherever it stands, and the command that runs gets its value
+  program.addOption(workRootOption());
+  program.hook('preAction', (_program, action) => {
+    const given = program.getOptionValue('workRoot') as string | undefined;
+    if (given !== undefined && action.getOptionValue('workRoot') === undefined) action.setOptionValue('workRoot', given);
+  });
   let code: number;
   try {
     await program.parseAsync(argv);
@@ -29,7 +36,10 @@ export async function runMain(program: Command, argv = process.argv): Promise<vo
 /** `wproj rescue stat` from argv: the program and the words before the first option. */
 function commandPath(name: string, argv: string[]): string {
   const words = argv.slice(2);
-  const end = words.findIndex((w) => w.startsWith('-'));
+  // `-w DIR` may stand before the subcommand
+  const w = words.findIndex((x) => x === '-w' || x === '--work-root');
+  if (w >= 0) words.splice(w, 2);
+  const end = words.findIndex((x) => x.startsWith('-'));
   return [name, ...(end < 0 ? words : words.slice(0, end))].join(' ');
 }
 
@@ -47,7 +57,9 @@ export function exitCodeFor(err: unknown, cmd: string, jsonCommand?: string): nu
     return 2;
   }
   if (err instanceof WrError) {
-    process.stderr.write(`${cmd}: ${err.message}\n`);
+    // SPEC section 1 names the code a missing work root exits with: the terminal line shows it too
+    const code = err.code === 'CONFIG_NOT_FOUND' ? `${err.code}: ` : '';
+    process.stderr.write(`${cmd}: ${code}${err.message}\n`);
     json(err.code, err.message);
     return ERROR_CODES[err.code].exit;
   }

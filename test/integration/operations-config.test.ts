@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -25,7 +25,7 @@ describe('work root', () => {
     for (const [name, args] of RUNS) {
       const r = cli(name, args, { cwd: empty, env: { WPR_WORK_ROOT: '' } });
       expect(r.code, `${name} ${args.join(' ')}: ${r.stderr}`).toBe(2);
-      expect(r.stderr).toContain(`${empty} is not a work root: missing conf/wparse.yaml and conf/wpsrc.yaml`);
+      expect(r.stderr).toContain(`${name}: CONFIG_NOT_FOUND: ${empty} is not a work root: missing conf/wparse.yaml and conf/wpsrc.yaml`);
     }
     expect(readdirSync(empty)).toEqual([]);
 
@@ -47,6 +47,21 @@ describe('work root', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^check: OK \(1 source/);
     expect(cli('wproj', ['check', '-w', elsewhere], { env: { WPR_WORK_ROOT: root } }).code).toBe(2);
+  });
+
+  it('-w may also stand before the subcommand, on every command', () => {
+    const root = makeWorkRoot(tmpDir(), { input: makeInput(5) });
+    mkdirSync(path.join(root, 'models/app'));
+    writeFileSync(path.join(root, 'models/app/sample.dat'), 'id=1 level=info msg=x\n');
+    const elsewhere = tmpDir();
+    for (const [name, args] of RUNS.filter(([, a]) => a[0] !== 'daemon')) {
+      const r = cli(name, ['-w', root, ...args, ...(name === 'wproj' && args[0] === 'data' ? ['--dry-run'] : [])], { cwd: elsewhere, env: { WPR_WORK_ROOT: '' } });
+      expect(r.code, `${name} -w ROOT ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    const json = cli('wproj', ['--work-root', root, 'stat', '--json'], { cwd: elsewhere });
+    expect(JSON.parse(json.stdout)).toMatchObject({ command: 'wproj stat file', ok: true, src: { total: 5 } });
+    expect(cli('wproj', ['-w', elsewhere, 'check']).stderr).toContain(`wproj: CONFIG_NOT_FOUND: ${elsewhere} is not a work root`);
+    expect(readdirSync(elsewhere)).toEqual([]);
   });
 });
 
