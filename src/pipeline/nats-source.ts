@@ -5,7 +5,7 @@ import { errorMessage, WrError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { backoffDelay } from '../platform/backoff.js';
 import { sleep, type Clock, type TimerHandle } from '../platform/clock.js';
-import type { Logger } from '../platform/logger.js';
+import { say, type Logger } from '../platform/logger.js';
 import { connectNats } from '../sinks/nats/connection.js';
 import type { Source, SourceBatch } from './source.js';
 
@@ -240,6 +240,8 @@ export class NatsSource implements Source {
       } catch (err) {
         if (err instanceof WrError) throw err;
         this.o.log.warn({ source: this.o.key, err: errorMessage(err), attempt }, `nats ${what} failed: retrying`);
+        // the terminal hears of it once: a cluster that is not up otherwise looks like a hang
+        if (attempt === 0) say(`wparse: nats source ${this.o.key}: ${what} failed (${errorMessage(err)}); retrying until it works (each attempt in the log)`);
         await sleep(this.o.clock, backoffDelay(RETRY, attempt), signal);
       }
     }

@@ -88,6 +88,17 @@ async function stopHost(h: RunningChild): Promise<void> {
 }
 
 describe('nats source: many wparse hosts on one stream', () => {
+  it('a cluster that is not up is said on the terminal once, not only in the log (it looked like a hang); SIGTERM still stops cleanly', async () => {
+    const port = await freePort(); // nothing listens there
+    const root = host({ urls: [`nats://127.0.0.1:${port}`] });
+    const run = startNode(bin('wparse'), ['batch', '-w', root]);
+    await eventually('terminal line', () => run.stderr().includes('nats source bus: connect failed'), 30_000);
+    await eventually('second attempt logged', () => (logOf(root).match(/nats connect failed: retrying/g) ?? []).length >= 2, 30_000);
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(run.stderr().match(/nats source bus: connect failed/g)).toHaveLength(1);
+  });
+
   it('two hosts share the work and their sinks hold every published line exactly once', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
     const roots = [host({ urls: cluster.urls }), host({ urls: cluster.urls })];
