@@ -170,7 +170,7 @@ program.addCommand(
         .action(async (opts: { workRoot: string; json?: boolean }) => {
           const plans = natsStreamPlans(loadWorkRoot(resolveWorkRoot(opts.workRoot)));
           const res = await natsInit(plans);
-          if (opts.json) return void out(JSON.stringify(res));
+          if (opts.json) return void out(jsonDoc('wproj nats init', { streams: res }));
           if (!res.length) out('nats init: no nats source or sink in the config');
           for (const r of res) {
             const p = r.plan;

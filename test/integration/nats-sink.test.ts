@@ -46,6 +46,15 @@ describe('nats sink', () => {
     expect(r.stdout + r.stderr).toMatch(/nats init: cannot connect to nats:\/\/127\.0\.0\.1:1/);
   });
 
+  it('wproj nats init --json is a document like every other --json (was a bare array)', () => {
+    const none = cli('wproj', ['nats', 'init', '--json', '-w', makeWorkRoot(tmpDir())]);
+    expect(none.code, none.stderr).toBe(0);
+    expect(JSON.parse(none.stdout)).toEqual({ version: expect.any(String), command: 'wproj nats init', ok: true, streams: [] });
+    const down = cli('wproj', ['nats', 'init', '--json', '-w', natsSinkRoot(['nats://127.0.0.1:1'], '')]);
+    expect(down.code).toBe(3);
+    expect(JSON.parse(down.stdout)).toMatchObject({ command: 'wproj nats init', ok: false, error: { code: 'NATS_INIT_FAILED' } });
+  });
+
   it('a record larger than the server max_payload is rejected to the error group, the rest published', async () => {
     cluster = await NatsCluster.start(tmpDir('nats-cluster-'));
     const big = 'x'.repeat(1_100_000);
