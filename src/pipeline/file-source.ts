@@ -3,7 +3,7 @@ import type { FSWatcher } from 'chokidar';
 import { errnoCode, errorMessage } from '../errors.js';
 import { sleep, type Clock } from '../platform/clock.js';
 import { closeWatcher } from '../platform/close-watcher.js';
-import type { Logger } from '../platform/logger.js';
+import { say, type Logger } from '../platform/logger.js';
 import { BatchChannel } from './batch-channel.js';
 import { FileGlob } from './file-discovery.js';
 import { FileTail, type TailDeps } from './file-tail.js';
@@ -208,7 +208,11 @@ export class FileSource implements Source {
     if (this.tails.size === 0 && paths.length === 0 && !this.waitingLogged) {
       this.waitingLogged = true;
       if (o.follow) o.log.info({ source: o.key, path: o.path }, 'no input file matches yet: waiting for one');
-      else o.log.warn({ source: o.key, path: o.path }, 'no input file matches: nothing to read');
+      else {
+        o.log.warn({ source: o.key, path: o.path }, 'no input file matches: nothing to read');
+        // SPEC section 2: skipped "with a warning"; in the log alone, `wparse batch` before any input just said "0 lines"
+        say(`wparse: warning: source ${o.key}: no input file matches ${o.path}: nothing to read`);
+      }
     }
   }
 

@@ -76,6 +76,8 @@ describe('sources', () => {
     const r = cli('wparse', ['batch', '-w', root]);
     expect(r.code, r.stderr).toBe(0);
     expect(logOf(root)).toContain('no input file matches: nothing to read');
+    // the terminal is warned too, not only the log (SPEC section 2: "skipped with a warning")
+    expect(r.stderr).toContain(`wparse: warning: source src: no input file matches ${path.join(root, 'data/in_dat/none-*.log')}: nothing to read`);
   });
 
   it('daemon: a missing file is waited for (one log line), then read, and files created later too', async () => {
