@@ -58,10 +58,13 @@ function statCommand(part: Part): Command {
 
 const program = new Command('wproj').description('Inspect a work root: line counts, expect validation, rescue backlog, config checks.');
 
-program.addCommand(addCommonHelp(new Command('stat').description('line counts of sources and sink outputs (a missing file counts 0)').addCommand(statCommand('file'), { isDefault: true }).addCommand(statCommand('src-file')).addCommand(statCommand('sink-file'))));
+/** `wproj stat --help` showed only the subcommands: the flags of the default one are what a user types next. */
+const defaultFlags = (sub: string, flags: string): string => `\nWithout a subcommand this runs \`${sub}\`, whose options (${flags}) may be given here too; see \`${sub} --help\`.`;
+
+program.addCommand(addCommonHelp(new Command('stat').description('line counts of sources and sink outputs (a missing file counts 0)').addHelpText('after', defaultFlags('wproj stat file', '-w DIR, --json')).addCommand(statCommand('file'), { isDefault: true }).addCommand(statCommand('src-file')).addCommand(statCommand('sink-file'))));
 
 program.addCommand(
-  new Command('validate').description('check sink outputs against their expects (wproj validate alone runs validate sink-file)').addCommand(
+  new Command('validate').description('check sink outputs against their expects (wproj validate alone runs validate sink-file)').addHelpText('after', defaultFlags('wproj validate sink-file', '-w DIR, -v, --input-cnt N, --json')).addCommand(
     addCommonHelp(
       new Command('sink-file')
         .description('ratio±tol, [min,max], min_samples, others_max, sum_tol per group; exit 0 PASS/WARN, 1 FAIL')

@@ -94,6 +94,9 @@ describe('wproj validate sink-file', () => {
     // `wproj validate` alone is `validate sink-file`, as `wproj stat` is `stat file`
     const bare = cli('wproj', ['validate', '--json', '-w', fail]);
     expect([bare.code, bare.stdout]).toEqual([1, f.stdout]);
+    // and `wproj validate --help` says which flags that takes (it listed only the subcommand)
+    expect(cli('wproj', ['validate', '--help']).stdout).toContain('(-w DIR, -v, --input-cnt N, --json) may be given here too');
+    expect(cli('wproj', ['stat', '--help']).stdout).toContain('runs `wproj stat file`, whose options (-w DIR, --json)');
     expect(JSON.parse(f.stdout)).toMatchObject({ verdict: 'FAIL', pass: false, totalInput: 1000, issues: [{ severity: 'ERROR', group: 'g', sink: 'a' }] });
     writeFileSync(path.join(fail, 'sink/business.d/g.yaml'), 'group:\n  name: g\n  rule: ["/app/*"]\n  sinks:\n    - connect: file_json\n      params: { file: a.out }\n      expect: { ratio: 0.5, min: 0.1 }\n');
     const c = cli('wproj', ['validate', 'sink-file', '-w', fail]);
