@@ -37,8 +37,8 @@ export async function runMain(program: Command, argv = process.argv): Promise<vo
 function commandPath(name: string, argv: string[]): string {
   const words = argv.slice(2);
   // `-w DIR` may stand before the subcommand
-  const w = words.findIndex((x) => x === '-w' || x === '--work-root');
-  if (w >= 0) words.splice(w, 2);
+  const w = words.findIndex((x) => x === '-w' || x === '--work-root' || x.startsWith('--work-root='));
+  if (w >= 0) words.splice(w, words[w]!.includes('=') ? 1 : 2);
   const end = words.findIndex((x) => x.startsWith('-'));
   return [name, ...(end < 0 ? words : words.slice(0, end))].join(' ');
 }

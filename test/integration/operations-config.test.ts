@@ -61,6 +61,8 @@ describe('work root', () => {
     const json = cli('wproj', ['--work-root', root, 'stat', '--json'], { cwd: elsewhere });
     expect(JSON.parse(json.stdout)).toMatchObject({ command: 'wproj stat file', ok: true, src: { total: 5 } });
     expect(cli('wproj', ['-w', elsewhere, 'check']).stderr).toContain(`wproj: CONFIG_NOT_FOUND: ${elsewhere} is not a work root`);
+    const err = cli('wproj', [`--work-root=${elsewhere}`, 'rescue', 'stat', '--json']);
+    expect([err.code, JSON.parse(err.stdout)]).toMatchObject([2, { command: 'wproj rescue stat', ok: false, error: { code: 'CONFIG_NOT_FOUND' } }]);
     expect(readdirSync(elsewhere)).toEqual([]);
   });
 });
