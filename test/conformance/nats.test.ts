@@ -43,7 +43,8 @@ sinkConformance({
       duplicate_window: nanos(600_000),
       ...(failAfter === undefined ? {} : { max_msgs: failAfter, discard: DiscardPolicy.New }),
     });
-    return { servers: cluster.urls, stream, subject: `conf${run}.records`, timeout_ms: 2000 };
+    // a full stream refuses at once; the timeout only has to outlast a loaded machine's slow ack
+    return { servers: cluster.urls, stream, subject: `conf${run}.records`, timeout_ms: 10_000 };
   },
   delivered: async () => (await readStream(nc, stream)).map((l) => (JSON.parse(l) as { n: number }).n),
   async up() {
