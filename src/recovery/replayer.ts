@@ -18,6 +18,7 @@ import { SINK_TYPES } from '../sinks/registry.js';
 import type { RecoverCheckpoint } from './checkpoint.js';
 import { FileDeleter } from './file-deleter.js';
 import { RescueFile } from './rescue-file.js';
+import { rejectedToErrorGroup } from './rejected-to-error.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 export interface SinkReplayStats {
@@ -185,10 +186,10 @@ export class ReplayHandler implements JobHandler {
       const outcome = await this.d.limiter.schedule(entries.length, () => backend.write(entries));
       if (outcome.rejected?.length) {
         stats.rejected += outcome.rejected.length;
-        await appendJsonl(
-          this.layout.rejectedFile(job.id),
-          outcome.rejected.map((r) => ({ reason: r.reason, entry: plainEntry(entries[r.index]!) })),
-        );
+        const rejected = outcome.rejected.map((r) => ({ entry: entries[r.index]!, reason: r.reason }));
+        const to = await rejectedToErrorGroup(this.d.wr, this.d.rescueDir, spec, rejected, this.d.clock.now());
+        if (to) this.d.log.warn({ job: job.id, sink: spec.key, count: rejected.length, reason: rejected[0]!.reason, files: to }, 'records rejected during replay: sent to the error group');
+        else await appendJsonl(this.layout.rejectedFile(job.id), rejected.map((r) => ({ reason: r.reason, entry: plainEntry(r.entry) })));
       }
       if (outcome.status === 'unavailable') {
         // A backend with a window (unconfirmed) vouches for none of this batch; one without, for `accepted`.
@@ -324,7 +325,7 @@ function asciiWindow(b: LineBatch, i: number): [AsciiText | undefined, number] {
 
 const ASCII_WINDOW = 32 * 1024;
 
-/** An entry as plain JSON for dead/*.rejected.jsonl (a replayed record parses its fields here). */
+/** An entry as plain JSON for dead/*.rejected.jsonl, where rejections with no error group to take them go (a replayed record parses its fields here). */
 function plainEntry(e: SinkEntry): Record<string, unknown> {
   return e.kind === 'raw' ? { id: e.id, kind: e.kind, raw: e.raw } : { id: e.id, kind: e.kind, record: e.record };
 }
