@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { findSink, type SinkSpec, type WorkRoot } from '../config/work-root.js';
@@ -175,7 +176,7 @@ export class ReplayHandler implements JobHandler {
           entries.push(dec.entry);
           at.push(b.base + s);
           before.push(lines - 1);
-        } else bad.push({ line: lines, offset: b.base + s, reason: dec.reason, text: b.buf.toString('utf8', s, e) });
+        } else bad.push(badLine(b.buf.subarray(s, e), lines, b.base + s, dec.reason));
       }
       if (bad.length) await this.setAside(job, badFile, bad, stats);
       const end: Position = { offset: b.end, lines };
@@ -268,6 +269,13 @@ interface BadLine {
   offset: number;
   reason: string;
   text: string;
+  /** The line's exact bytes, when they are not UTF-8 (`text` then holds U+FFFD for what it cannot carry). */
+  base64?: string;
+}
+
+/** An invalid line as copied to dead/<job>.bad.jsonl: the file goes once replayed, so this copy is all that is left of it. */
+function badLine(bytes: Buffer, line: number, offset: number, reason: string): BadLine {
+  return { line, offset, reason, text: bytes.toString('utf8'), ...(isUtf8(bytes) ? {} : { base64: bytes.toString('base64') }) };
 }
 
 /**
