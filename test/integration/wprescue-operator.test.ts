@@ -202,6 +202,9 @@ describe('wprescue and a .dat that is not a regular file', () => {
     rmSync(fifoLock);
     execFileSync('mkfifo', [fifoLock]);
     utimesSync(fifoLock, new Date(T0), new Date(T0));
+    const stat = spawnSync(process.execPath, [bin('wproj'), 'rescue', 'stat', '--json', '-w', root], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    expect(stat.status, stat.stderr).toBe(0); // it hung reading the FIFO before
+    expect((JSON.parse(stat.stdout) as { totalLines: number }).totalLines).toBe(10);
     const r = spawnSync(process.execPath, [bin('wprescue'), 'batch', '-w', root], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
     expect(r.status, r.stderr).toBe(1);
     expect(outputNs(path.join(root, 'data/out_dat/app.json'))).toEqual(range(0, 10));
