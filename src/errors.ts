@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   RESCUE_NAME_INVALID: { exit: 2, meaning: 'a rescue file name does not parse as <sink>-<UTC time>-<seq>.dat' },
   RESCUE_WRITE_FAILED: { exit: 3, meaning: 'a rescue file could not be written (disk full, permission)' },
   REPLAY_ROUTE_UNKNOWN: { exit: 1, permanent: true, meaning: 'a rescue file names a group or sink the config does not have' },
+  RESCUE_NOT_A_FILE: { exit: 1, permanent: true, meaning: 'a rescue .dat is not a regular file (a FIFO, socket or device): it is quarantined unread' },
   SOURCE_FAILED: { exit: 3, meaning: 'a source could not be read' },
   NATS_INIT_FAILED: { exit: 3, meaning: '`wproj nats init` could not reach the NATS cluster or create a stream' },
   IO_ERROR: { exit: 3, meaning: 'an unexpected file-system error' },

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { captureNames } from '../platform/capture-names.js';
+import { isValidSinkName } from '../rescue/file-name.js';
 import { classify } from '../rescue/layout.js';
 import { serverProblems } from '../sinks/nats/connection.js';
 import { SINK_TYPES, paramsSchema } from '../sinks/registry.js';
@@ -216,6 +217,8 @@ function resolveSinks(raw: RawGroup, src: YamlSource, connectors: ReturnType<typ
     const node = src.doc.getIn(['group', 'sinks', i], true) as Node;
     const name = s.name ?? `[${i}]`;
     if (names.has(name)) problemAt(ctx, node, `${at}.name`, `sink name ${JSON.stringify(name)} is used twice in group ${raw.name}`);
+    // the name starts its rescue file names: one those cannot carry (`.`, `..`) failed at the first outage
+    else if (!isValidSinkName(name)) problemAt(ctx, node, `${at}.name`, `sink name ${JSON.stringify(name)} cannot name a rescue file (not \`.\` or containing \`..\`)`);
     names.add(name);
     const conn = connectors.get(s.connect);
     if (!conn) {

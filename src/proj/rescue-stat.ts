@@ -60,6 +60,7 @@ export function rescueStat(rescuePath: string, now = Date.now()): RescueStat {
       }
       const isDat = name.endsWith('.dat');
       if (!isDat && !name.endsWith('.dat.lock')) continue;
+      if (!st.isFile()) continue; // a FIFO or device under a rescue name: reading it would block for good (wprescue quarantines it)
       const parsed = parseRescueJobId(isDat ? id : id.slice(0, -'.lock'.length));
       const sink = parsed ? `${parsed.group}/${parsed.name.sink}` : '?';
       const done = isDat ? Math.min(progress[id]?.offset ?? 0, st.size) : 0;

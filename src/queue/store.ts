@@ -8,7 +8,7 @@ import { CompletedHistory, DEFAULT_COMPLETED_HISTORY } from './completed-history
 import { recordDamage, type DamagedRecord } from './damage-log.js';
 import { applyEvent, checkTransition, countByState, type EventType, type Job, type JobState, type QueueEvent } from './job-state.js';
 import { loadSnapshot, writeSnapshot } from './snapshot.js';
-import { listSegments, scanSegment } from './wal/decoder.js';
+import { listSegments, scanSegment, setAsideSeqBound } from './wal/decoder.js';
 import { WalWriter, type WalFsync } from './wal/writer.js';
 
 export interface QueueStoreOptions {
@@ -169,8 +169,10 @@ export class QueueStore {
     }
     const damaged = state.damage.length > 0;
     // never below the last segment's name: seqs only grow, even if its events were lost; after
-    // damage, past every damaged line too, and in a new segment (the damaged one is set aside)
-    const nextSeq = Math.max(state.lastSeq + 1, state.tail?.firstSeq ?? 0, damaged ? state.seqBound : 0);
+    // damage, past every damaged line too, and in a new segment (the damaged one is set aside);
+    // with no state at all (none yet, or set aside whole by `queue repair`), past what was set aside
+    const fresh = state.lastSeq === 0 && !state.tail;
+    const nextSeq = Math.max(state.lastSeq + 1, state.tail?.firstSeq ?? 0, damaged ? state.seqBound : 0, fresh ? setAsideSeqBound(opts.dir) : 0);
     const wal = await WalWriter.open({
       dir: opts.dir,
       fsync: opts.fsync,

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { findSink, type SinkSpec, type WorkRoot } from '../config/work-root.js';
@@ -18,6 +19,7 @@ import { SINK_TYPES } from '../sinks/registry.js';
 import type { RecoverCheckpoint } from './checkpoint.js';
 import { FileDeleter } from './file-deleter.js';
 import { RescueFile } from './rescue-file.js';
+import { rejectedToErrorGroup } from './rejected-to-error.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 export interface SinkReplayStats {
@@ -174,7 +176,7 @@ export class ReplayHandler implements JobHandler {
           entries.push(dec.entry);
           at.push(b.base + s);
           before.push(lines - 1);
-        } else bad.push({ line: lines, offset: b.base + s, reason: dec.reason, text: b.buf.toString('utf8', s, e) });
+        } else bad.push(badLine(b.buf.subarray(s, e), lines, b.base + s, dec.reason));
       }
       if (bad.length) await this.setAside(job, badFile, bad, stats);
       const end: Position = { offset: b.end, lines };
@@ -185,10 +187,10 @@ export class ReplayHandler implements JobHandler {
       const outcome = await this.d.limiter.schedule(entries.length, () => backend.write(entries));
       if (outcome.rejected?.length) {
         stats.rejected += outcome.rejected.length;
-        await appendJsonl(
-          this.layout.rejectedFile(job.id),
-          outcome.rejected.map((r) => ({ reason: r.reason, entry: plainEntry(entries[r.index]!) })),
-        );
+        const rejected = outcome.rejected.map((r) => ({ entry: entries[r.index]!, reason: r.reason }));
+        const to = await rejectedToErrorGroup(this.d.wr, this.d.rescueDir, spec, rejected, this.d.clock.now());
+        if (to) this.d.log.warn({ job: job.id, sink: spec.key, count: rejected.length, reason: rejected[0]!.reason, files: to }, 'records rejected during replay: sent to the error group');
+        else await appendJsonl(this.layout.rejectedFile(job.id), rejected.map((r) => ({ reason: r.reason, entry: plainEntry(r.entry) })));
       }
       if (outcome.status === 'unavailable') {
         // A backend with a window (unconfirmed) vouches for none of this batch; one without, for `accepted`.
@@ -267,6 +269,13 @@ interface BadLine {
   offset: number;
   reason: string;
   text: string;
+  /** The line's exact bytes, when they are not UTF-8 (`text` then holds U+FFFD for what it cannot carry). */
+  base64?: string;
+}
+
+/** An invalid line as copied to dead/<job>.bad.jsonl: the file goes once replayed, so this copy is all that is left of it. */
+function badLine(bytes: Buffer, line: number, offset: number, reason: string): BadLine {
+  return { line, offset, reason, text: bytes.toString('utf8'), ...(isUtf8(bytes) ? {} : { base64: bytes.toString('base64') }) };
 }
 
 /**
@@ -324,7 +333,7 @@ function asciiWindow(b: LineBatch, i: number): [AsciiText | undefined, number] {
 
 const ASCII_WINDOW = 32 * 1024;
 
-/** An entry as plain JSON for dead/*.rejected.jsonl (a replayed record parses its fields here). */
+/** An entry as plain JSON for dead/*.rejected.jsonl, where rejections with no error group to take them go (a replayed record parses its fields here). */
 function plainEntry(e: SinkEntry): Record<string, unknown> {
   return e.kind === 'raw' ? { id: e.id, kind: e.kind, raw: e.raw } : { id: e.id, kind: e.kind, record: e.record };
 }

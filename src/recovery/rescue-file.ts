@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, promises as fsp, readSync, statSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, statSync, type BigIntStats } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { WrError, errnoCode } from '../errors.js';
 import type { Clock } from '../platform/clock.js';
@@ -46,13 +46,16 @@ export class RescueFile {
   static open(file: string): RescueFile | undefined {
     let fd: number;
     try {
-      fd = openSync(file, 'r');
+      // non-blocking: opening a FIFO for reading would otherwise wait for a writer, with the whole
+      // process (signals included) stuck in this synchronous call; a regular file is unaffected
+      fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return undefined;
       throw err;
     }
     try {
       const st = fstatSync(fd, { bigint: true });
+      if (!st.isFile()) throw new WrError('RESCUE_NOT_A_FILE', `rescue file ${file} is not a regular file (a FIFO, socket or device): not read`);
       const size = Number(st.size);
       const whole = size <= SMALL_FILE_BYTES ? readAll(fd, size) : undefined;
       const head = whole ? whole.subarray(0, 4096) : readAll(fd, Math.min(size, 4096));

@@ -15,8 +15,8 @@ import { parseRescueName } from './file-name.js';
  *   .wprescue.lock/  .wprescue.pid                 the one wprescue that owns the directory
  *   dead/<job id>                                  a dead job's quarantined file
  *   dead/<job id>.reason                           why it died
- *   dead/<job id>.bad.jsonl                        invalid lines of a job (line number, offset, text)
- *   dead/<job id>.rejected.jsonl                   records the sink rejected during replay
+ *   dead/<job id>.bad.jsonl                        invalid lines of a job (line number, offset, text; base64 bytes when not UTF-8)
+ *   dead/<job id>.rejected.jsonl                   records the sink rejected during replay, when no error group takes them
  *
  * Job ids always use `/`, whatever the platform. Walkers call `classify` so that every one of them
  * skips the same names.

@@ -75,15 +75,23 @@ export async function salvage(lockFile: string, fs: FsPort = realFs): Promise<Sa
   let tornBytes: number;
   let keep: number;
   try {
-    const { size } = await fh.stat();
-    const tailLen = Math.min(size, 1 << 20);
-    const tail = Buffer.alloc(tailLen);
-    await fh.read(tail, 0, tailLen, size - tailLen);
-    const nl = tail.lastIndexOf(10);
-    keep = nl >= 0 ? size - tailLen + nl + 1 : size > tailLen ? size : 0;
-    tornBytes = size - keep;
-    if (tornBytes > 0) await fh.truncate(keep);
-    await fh.datasync();
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      // a FIFO or device: nothing to cut or sync (fdatasync fails on it, which stopped wprescue);
+      // released as it is, its replay quarantines it unread (RESCUE_NOT_A_FILE)
+      tornBytes = 0;
+      keep = 0;
+    } else {
+      const size = st.size;
+      const tailLen = Math.min(size, 1 << 20);
+      const tail = Buffer.alloc(tailLen);
+      await fh.read(tail, 0, tailLen, size - tailLen);
+      const nl = tail.lastIndexOf(10);
+      keep = nl >= 0 ? size - tailLen + nl + 1 : size > tailLen ? size : 0;
+      tornBytes = size - keep;
+      if (tornBytes > 0) await fh.truncate(keep);
+      await fh.datasync();
+    }
   } finally {
     await fh.close();
   }

@@ -385,6 +385,8 @@ export class FailoverSink {
         this.log.warn({ group: this.opts.group, sink: this.opts.sink, reason: tail.reason }, 'sink failed at close: unconfirmed lines rescued');
         await this.handBack(this.toRescue(tail.resend));
       } else if (tail?.status === 'ok') this.confirmations.settle(0);
+      // an episode still dropping at the stop says how many it dropped, as one that ends does
+      if (this.dropping > 0) this.log.warn({ sink: `${this.opts.group}/${this.opts.sink}`, dropped: this.dropping }, 'stopped while the rescue directory was full: dropping ended');
       const writer = this.rescue;
       this.rescue = undefined;
       if (writer) this.released.push(await writer.release());

@@ -47,6 +47,20 @@ describe('config traps', () => {
     }
   });
 
+  it('a sink named . or .. or holding ..: exit 2 naming the key (was: the first outage ended wparse with exit 3, internal error)', () => {
+    for (const name of ['.', '..', 'a..b']) {
+      const root = makeWorkRoot(tmpDir(), {
+        input: makeInput(20),
+        groups: { app: `group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: "${name}"\n      connect: rescue_json\n      params: { file: app.json, stages: [{unhealthy: forever}] }\n` },
+      });
+      const r = cli('wparse', ['batch', '-w', root]);
+      expect(r.code, `${name}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(`sink/business.d/app.yaml:5:7: group.sinks[0].name: sink name ${JSON.stringify(name)} cannot name a rescue file`);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+      expect(existsSync(path.join(root, 'data', 'rescue'))).toBe(false);
+    }
+  });
+
   it('queue.dir under a file: exit 2 naming the key and the file in the way', () => {
     const root = makeWorkRoot(tmpDir(), { engine: 'version: 1\nqueue: { dir: ./data/state/queue }\n' });
     writeFileSync(path.join(root, 'data', 'state'), '');

@@ -70,6 +70,20 @@ describe('http sink driven by wparse and wprescue', () => {
     expect(new Set(ridsOf(c.delivered)).size).toBe(c.delivered.length);
   });
 
+  it('a 400 during replay sends those records to the error group with the status, as in wparse (SPEC section 3); the rest is delivered', async () => {
+    // POST 1 of the replay (lines 100..199) is rejected, every other one delivered
+    const c = await collector((r) => (r.n === 1 ? { status: 400, body: 'schema mismatch' } : { status: 200 }));
+    const root = httpRoot(c.url, '');
+    writeRescueFile(path.join(root, 'data/rescue'), 'app', 'main', T0, 0, range(0, 300));
+    const r = await cliAsync('wprescue', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(rescueFilesIn(path.join(root, 'data/rescue'))).toEqual([]);
+    const errors = fileLines(path.join(root, 'data/out_dat/error.json')).map((l) => JSON.parse(l) as { n: number; _sink: string; _error: string });
+    expect(errors.map((e) => e.n)).toEqual(range(100, 200));
+    expect(errors.every((e) => e._sink === 'app/main' && e._error === 'HTTP 400: schema mismatch')).toBe(true);
+    expect(nsOf(c.delivered)).toEqual([...range(0, 100), ...range(200, 300)]);
+  });
+
   it('wproj: check names bad params with file:line; stat and validate say the http sink has no file to count', async () => {
     const c = await collector();
     const root = httpRoot(c.url, makeInput(10));

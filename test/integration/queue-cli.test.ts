@@ -104,9 +104,17 @@ describe('wprescue queue commands', () => {
       expect.arrayContaining(['snapshot.bak.json.damaged', 'snapshot.json.damaged', 'wal-N.log.damaged']),
     );
     expect(readdirSync(qdir).filter((n) => /^wal-\d+\.log$|^snapshot/.test(n) && !n.includes('.damaged-'))).toEqual([]);
+    const seqsIn = (names: string[]): number[] =>
+      names.flatMap((n) => readFileSync(path.join(qdir, n), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { seq: number }).seq));
+    const setAsideMax = Math.max(...seqsIn(readdirSync(qdir).filter((n) => /^wal-\d{16}\.log\.damaged-\d+$/.test(n))));
+    expect(setAsideMax).toBeGreaterThan(1);
     const again = cli('wprescue', ['batch', '-w', root]);
     expect(again.code, again.stderr).toBe(0);
     expect(outputNs(out)).toEqual(range(0, 30)); // the waiting file once, the replayed ones not again
+    // seq never resets (SPEC section 6): the rebuilt queue's events come after the set-aside ones
+    const newSeqs = seqsIn(readdirSync(qdir).filter((n) => /^wal-\d{16}\.log$/.test(n)));
+    expect(newSeqs.length).toBeGreaterThan(0);
+    expect(Math.min(...newSeqs)).toBeGreaterThan(setAsideMax);
     expect(rescueFilesIn(rescue)).toEqual([]);
   });
 

@@ -144,6 +144,26 @@ describe('rescue.max_bytes', () => {
     expect(logOf(root).split('\n').filter((l) => l.includes('dropping newest records'))).toHaveLength(1);
   });
 
+  it('when_full: drop_newest, a batch run that ends still full: the log says how many it dropped (SPEC section 4: counted and logged)', () => {
+    // small batches under a small cap: the run ends while the directory is still full
+    const root = makeWorkRoot(tmpDir(), {
+      input: makeInput(2000),
+      engine: 'rescue: { max_bytes: 20000, when_full: drop_newest }\nperformance: { batch_size: 10 }\n',
+      groups: { app: 'group:\n  name: app\n  rule: ["/app/*"]\n  sinks:\n    - name: main\n      connect: rescue_json\n      params: { file: app.json, stages: [{ unhealthy: forever }] }\n' },
+      infra: {},
+    });
+    const r = cli('wparse', ['batch', '-w', root]);
+    expect(r.code, r.stderr).toBe(0);
+    const { missing, duplicates } = compareNs(range(0, 2000).filter((i) => i % 11 !== 10), rescueNs(path.join(root, 'data/rescue')));
+    expect(duplicates).toBe(0);
+    expect(missing.length).toBeGreaterThan(0);
+    const dropped = logOf(root)
+      .split('\n')
+      .filter((l) => l.includes('dropping ended'))
+      .map((l) => (JSON.parse(l) as { dropped: number }).dropped);
+    expect(dropped.reduce((a, b) => a + b, 0)).toBe(missing.length);
+  });
+
   it('a full disk (ENOSPC) below the cap blocks even with drop_newest: nothing dropped, all written once space returns', async () => {
     const fsRoot = (rescueDir: string): string =>
       makeWorkRoot(tmpDir(), {

@@ -1,4 +1,5 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bin, cli } from '../helpers/cli.js';
@@ -186,4 +187,32 @@ describe('wparse spilling while data/rescue is removed', () => {
     // the lines before the rm come back with them: they share the removed file, and keeping them loses nothing
     expect(compareNs(parsed(0, 1500), rescueNs(rescue))).toEqual({ missing: [], duplicates: 0 });
   }, 60_000);
+});
+
+describe('wprescue and a .dat that is not a regular file', () => {
+  it('a FIFO named like a rescue file is quarantined unread with a reason; the rest replays and batch exits 1 (was: hung in open(), deaf to SIGTERM)', () => {
+    const root = makeWorkRoot(tmpDir(), { engine: ENGINE });
+    const rescue = path.join(root, 'data/rescue');
+    writeRescueFile(rescue, 'app', 'main', T0, 0, range(0, 10));
+    const fifo = path.join(rescue, 'app', path.basename(writeRescueFile(rescue, 'app', 'main', T0 + 1000, 0, [])));
+    rmSync(fifo);
+    execFileSync('mkfifo', [fifo]);
+    // and one as a writer's .dat.lock left without an owner long ago: salvaged, then quarantined
+    const fifoLock = writeRescueFile(rescue, 'app', 'main', T0 + 2000, 0, [], { locked: true });
+    rmSync(fifoLock);
+    execFileSync('mkfifo', [fifoLock]);
+    utimesSync(fifoLock, new Date(T0), new Date(T0));
+    const stat = spawnSync(process.execPath, [bin('wproj'), 'rescue', 'stat', '--json', '-w', root], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    expect(stat.status, stat.stderr).toBe(0); // it hung reading the FIFO before
+    expect((JSON.parse(stat.stdout) as { totalLines: number }).totalLines).toBe(10);
+    const r = spawnSync(process.execPath, [bin('wprescue'), 'batch', '-w', root], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    expect(r.status, r.stderr).toBe(1);
+    expect(outputNs(path.join(root, 'data/out_dat/app.json'))).toEqual(range(0, 10));
+    expect(existsSync(fifo)).toBe(false);
+    const dead = path.join(rescue, 'dead', 'app', path.basename(fifo));
+    expect(readFileSync(`${dead}.reason`, 'utf8')).toMatch(/is not a regular file \(a FIFO, socket or device\): not read/);
+    const deadLock = path.join(rescue, 'dead', 'app', path.basename(fifoLock, '.lock'));
+    expect(readFileSync(`${deadLock}.reason`, 'utf8')).toMatch(/is not a regular file/);
+    expect(existsSync(fifoLock)).toBe(false);
+  });
 });

@@ -217,8 +217,10 @@ describe('replayer and the sink contract', () => {
     writeFileSync(file, Buffer.concat(lines));
     await handler.run(job(id), new AbortController().signal);
     expect(backend.received).toEqual([...range(25, 40), ...range(0, 20), ...range(21, 40)]);
-    const bad = readFileSync(path.join(rescueDir, 'dead', `${id}.bad.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; offset: number; reason: string });
+    const bad = readFileSync(path.join(rescueDir, 'dead', `${id}.bad.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; offset: number; reason: string; base64?: string });
     expect(bad).toHaveLength(1);
     expect(bad[0]).toMatchObject({ line: 21, offset: lines.slice(0, 20).reduce((a, b) => a + b.length, 0), reason: 'crc mismatch' });
+    // the copy keeps the line's exact bytes (SPEC section 5: the invalid line is copied), not only their lossy UTF-8 text
+    expect(Buffer.from(bad[0]!.base64 ?? '', 'base64').equals(lines[20].subarray(0, -1))).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { errnoCode } from '../../errors.js';
 import type { QueueEvent } from '../job-state.js';
 import { decodeEvent } from './format.js';
-import { parseWalName } from './segment-name.js';
+import { parseDamagedWalName, parseWalName } from './segment-name.js';
 
 /**
  * Reads WAL segments and tells a torn last write from real corruption. Appends only ever resolve
@@ -58,4 +58,28 @@ export function scanSegment(file: string, firstSeq: number): SegmentScan {
   scan.validBytes = start;
   scan.tornBytes = buf.length - start;
   return scan;
+}
+
+/**
+ * The seq past every event of the segments set aside as `*.damaged-<ms>` (0 without any). A state
+ * `wprescue queue repair` set aside whole leaves no snapshot and no segment; a start over it goes
+ * on from here, so seqs never reset (SPEC section 6). A line that does not decode still took a seq.
+ */
+export function setAsideSeqBound(dir: string): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return 0;
+    throw err;
+  }
+  let bound = 0;
+  for (const name of names) {
+    const d = parseDamagedWalName(name);
+    if (!d) continue;
+    const scan = scanSegment(path.join(dir, name), d.firstSeq);
+    const maxSeq = scan.events.reduce((m, e) => Math.max(m, e.seq), 0);
+    bound = Math.max(bound, d.firstSeq + scan.events.length + scan.bad.length, maxSeq + 1 + scan.bad.length);
+  }
+  return bound;
 }
