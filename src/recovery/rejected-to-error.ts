@@ -49,6 +49,14 @@ export async function rejectedToErrorGroup(
   return files;
 }
 
+/**
+ * Seqs of the files replay writes start here. A `wparse` writer of the same error sink picks seq 0
+ * and moves on only past clashes in one second, and its release renames over whatever holds its
+ * name: in one shared range, a file linked between that writer's look and its open would be
+ * replaced at its release. Apart, the two never meet.
+ */
+export const REPLAY_SEQ_BASE = 1_000_000;
+
 /** A new `.dat` with `data`, never replacing a file: link fails on a taken name, and the seq moves on. */
 async function writeReleased(dir: string, sink: string, data: Buffer, now: number, fs: FsPort): Promise<string> {
   const tmp = tmpPathFor(path.join(dir, `${sink}.rejected`));
@@ -60,7 +68,7 @@ async function writeReleased(dir: string, sink: string, data: Buffer, now: numbe
     await fh.close();
   }
   try {
-    for (let seq = 0; ; seq++) {
+    for (let seq = REPLAY_SEQ_BASE; ; seq++) {
       const file = path.join(dir, formatRescueName({ sink, time: now, seq, locked: false }));
       // a writer of wparse may be writing this name as .dat.lock: leave it to that writer
       if (await exists(`${file}.lock`)) continue;
