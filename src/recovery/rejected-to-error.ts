@@ -57,17 +57,23 @@ export async function rejectedToErrorGroup(
  */
 export const REPLAY_SEQ_BASE = 1_000_000;
 
-/** A new `.dat` with `data`, never replacing a file: link fails on a taken name, and the seq moves on. */
+/** Tells apart the temp files of calls in flight at once (replay workers share the process). */
+let staged = 0;
+
+/**
+ * A new `.dat` with `data`, never replacing a file: link fails on a taken name, and the seq moves
+ * on. Its temp file is this call's own and goes whatever fails (a full disk keeps no half copy).
+ */
 async function writeReleased(dir: string, sink: string, data: Buffer, now: number, fs: FsPort): Promise<string> {
-  const tmp = tmpPathFor(path.join(dir, `${sink}.rejected`));
-  const fh = await fs.open(tmp, 'w');
+  const tmp = tmpPathFor(path.join(dir, `${sink}.rejected.${++staged}`));
   try {
-    await fs.write(fh, data);
-    await fs.datasync(fh);
-  } finally {
-    await fh.close();
-  }
-  try {
+    const fh = await fs.open(tmp, 'w');
+    try {
+      await fs.write(fh, data);
+      await fs.datasync(fh);
+    } finally {
+      await fh.close();
+    }
     for (let seq = REPLAY_SEQ_BASE; ; seq++) {
       const file = path.join(dir, formatRescueName({ sink, time: now, seq, locked: false }));
       // a writer of wparse may be writing this name as .dat.lock: leave it to that writer

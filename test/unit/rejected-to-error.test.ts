@@ -41,3 +41,51 @@ describe('rejections of a replay written for the error group', () => {
     expect(readFileSync(released, 'utf8')).toContain('"n":2');
   });
 });
+
+const specA = { group: 'app', key: 'app/a' } as unknown as SinkSpec;
+const specB = { group: 'app', key: 'app/b' } as unknown as SinkSpec;
+
+// Found by an attack: every call staged its data in the same temp file `.x.rejected.<pid>.tmp`. Two replay
+// workers (engine.recovery.workers > 1) that get rejections at once open it with 'w' (truncating
+// each other), link whichever bytes are there, and the first one's `rm` of the temp makes the
+// other's link fail with ENOENT: rejections are lost or written twice, or the job fails.
+describe('two replay workers sending rejections to the error group at once', () => {
+  it('each batch of rejections lands in the error group exactly once', async () => {
+    const rescueDir = tmpDir();
+    const many = (from: number): { entry: SinkEntry; reason: string }[] =>
+      Array.from({ length: 2000 }, (_, i) => ({ entry: entry(from + i), reason: 'HTTP 400' }));
+    const results = await Promise.allSettled([
+      rejectedToErrorGroup(wr, rescueDir, specA, many(0), T0),
+      rejectedToErrorGroup(wr, rescueDir, specB, many(10_000), T0),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    const dir = path.join(rescueDir, 'error');
+    const text = readdirSync(dir)
+      .filter((f) => f.endsWith('.dat'))
+      .map((f) => readFileSync(path.join(dir, f), 'utf8'))
+      .join('');
+    const ns = [...text.matchAll(/"n":(\d+)/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+    const want = [...Array.from({ length: 2000 }, (_, i) => i), ...Array.from({ length: 2000 }, (_, i) => 10_000 + i)];
+    expect(ns).toEqual(want);
+  });
+});
+
+// Found by an attack: writeReleased removed its temp file only around the link loop; when the write or the
+// fdatasync fails (ENOSPC on a full rescue disk, EIO), `.x.rejected.<pid>.tmp` stays in
+// <rescue.path>/error/ with whatever part was written: on a full disk it holds the space the
+// retry needs, and once the process exits nothing removes it (wprescue's scans and
+// `wproj rescue stat` do not see it).
+describe('a failed write of replay rejections for the error group', () => {
+  it('leaves no temp file behind', async () => {
+    const rescueDir = tmpDir();
+    const enospc: FsPort = {
+      ...realFs,
+      write: async (fh, data) => {
+        await realFs.write(fh, Buffer.from(data).subarray(0, 10));
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      },
+    };
+    await expect(rejectedToErrorGroup(wr, rescueDir, spec, [{ entry: entry(1), reason: 'HTTP 400' }], T0, enospc)).rejects.toThrow(/ENOSPC/);
+    expect(readdirSync(path.join(rescueDir, 'error'))).toEqual([]);
+  });
+});
