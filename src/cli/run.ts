@@ -33,20 +33,21 @@ export async function runMain(program: Command, argv = process.argv): Promise<vo
   process.exit(code);
 }
 
-/** `wproj rescue stat` from argv: the program and the words before the first option. */
+/** `wproj rescue stat` from argv: the program and the words before the first option but `-w`. */
 function commandPath(name: string, argv: string[]): string {
-  const words = argv.slice(2);
-  // `-w DIR` may stand before the subcommand
-  const w = words.findIndex((x) => x === '-w' || x === '--work-root' || x.startsWith('--work-root='));
-  if (w >= 0) words.splice(w, words[w]!.includes('=') ? 1 : 2);
-  const end = words.findIndex((x) => x.startsWith('-'));
-  return [name, ...(end < 0 ? words : words.slice(0, end))].join(' ');
+  const words: string[] = [];
+  const rest = argv.slice(2);
+  for (let i = 0; i < rest.length; i++) {
+    const w = rest[i]!;
+    // `-w DIR` may stand anywhere among the words, any number of times, in any of its spellings
+    if (w === '-w' || w === '--work-root') i++;
+    else if (w.startsWith('-w') || w.startsWith('--work-root=')) continue;
+    else if (w.startsWith('-')) break;
+    else words.push(w);
+  }
+  return [name, ...words].join(' ');
 }
 
-/**
- * Prints the error (one line; a JSON document on stdout as well when `jsonCommand` says `--json`
- * was given) and returns the exit code.
- */
 export function exitCodeFor(err: unknown, cmd: string, jsonCommand?: string): number {
   const json = (code: string, message: string): void => {
     if (jsonCommand) process.stdout.write(`${jsonDoc(jsonCommand, { error: { code, message } }, false)}\n`);
