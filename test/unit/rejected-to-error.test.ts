@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { promises as fsPromises, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { SinkSpec, WorkRoot } from '../../src/config/work-root.js';
 import { ManualClock } from '../../src/platform/clock.js';
 import { realFs, type FsPort } from '../../src/platform/fs-port.js';
@@ -87,5 +87,24 @@ describe('a failed write of replay rejections for the error group', () => {
     };
     await expect(rejectedToErrorGroup(wr, rescueDir, spec, [{ entry: entry(1), reason: 'HTTP 400' }], T0, enospc)).rejects.toThrow(/ENOSPC/);
     expect(readdirSync(path.join(rescueDir, 'error'))).toEqual([]);
+  });
+});
+
+// Found by an attack: each file probed seqs from 1000000 upward, one lstat and one link per name
+// taken, so the k-th file of one second cost k probes (1,000 files in one second took 63 s).
+describe('replay rejections written many times in one second', () => {
+  it('each file takes the next free seq at once: one link per file, not one per file before it', async () => {
+    const rescueDir = tmpDir();
+    const link = vi.spyOn(fsPromises, 'link');
+    try {
+      for (let i = 0; i < 200; i++) await rejectedToErrorGroup(wr, rescueDir, spec, [{ entry: entry(i), reason: 'HTTP 400' }], T0);
+      expect(link).toHaveBeenCalledTimes(200);
+    } finally {
+      link.mockRestore();
+    }
+    const names = readdirSync(path.join(rescueDir, 'error')).sort();
+    expect(names).toHaveLength(200);
+    expect(names[0]).toBe('x-2026-11-22_10:00:00-1000000.dat');
+    expect(names.at(-1)).toBe('x-2026-11-22_10:00:00-1000199.dat');
   });
 });
