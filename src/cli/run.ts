@@ -48,6 +48,10 @@ function commandPath(name: string, argv: string[]): string {
   return [name, ...words].join(' ');
 }
 
+/**
+ * Prints the error (one line; a JSON document on stdout as well when `jsonCommand` says `--json`
+ * was given) and returns the exit code.
+ */
 export function exitCodeFor(err: unknown, cmd: string, jsonCommand?: string): number {
   const json = (code: string, message: string): void => {
     if (jsonCommand) process.stdout.write(`${jsonDoc(jsonCommand, { error: { code, message } }, false)}\n`);

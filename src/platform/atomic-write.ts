@@ -1,5 +1,6 @@
-import { closeSync, fdatasyncSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, openSync, promises as fsp, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { errnoCode } from '../errors.js';
 import { realFs, type FsPort } from './fs-port.js';
 
 export interface AtomicWriteOptions {
@@ -25,6 +26,17 @@ export async function writeFileAtomic(target: string, data: string | Buffer, opt
   }
   await fs.rename(tmp, target);
   if (durable) await fs.syncDir(path.dirname(target));
+}
+
+/**
+ * Moves `from` to `to` (making `to`'s directory), or does nothing when `from` is gone: no look
+ * first, since a file an operator removes between a look and the rename made the rename throw.
+ */
+export async function moveIfPresent(from: string, to: string): Promise<void> {
+  await fsp.mkdir(path.dirname(to), { recursive: true });
+  await fsp.rename(from, to).catch((err: unknown) => {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  });
 }
 
 /** The temp name: a dot file beside the target, so directory watchers and scanners skip it. */

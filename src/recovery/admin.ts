@@ -1,6 +1,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { WrError, errnoCode } from '../errors.js';
+import { WrError } from '../errors.js';
+import { moveIfPresent } from '../platform/atomic-write.js';
 import type { WorkRoot } from '../config/work-root.js';
 import { systemClock } from '../platform/clock.js';
 import { openDamage } from '../queue/damage-log.js';
@@ -95,25 +96,13 @@ export async function requeueDead(wr: WorkRoot): Promise<string[]> {
     for (const id of ids) {
       const quarantined = rescueLayout(rescueDir).deadFile(id);
       const home = path.join(rescueDir, id);
-      await moveBack(quarantined, home);
+      // one an operator removed is no error: its job runs and ends "already gone"
+      await moveIfPresent(quarantined, home);
       await fsp.rm(rescueLayout(rescueDir).reasonFile(id), { force: true });
       await store.enqueue(id, jobPayload(id));
     }
     return ids;
   });
-}
-
-/**
- * Renames a quarantined file home. One removed by an operator (before the requeue or between its
- * steps) is no error: its job runs and ends "already gone", as for any file that went away.
- */
-async function moveBack(quarantined: string, home: string): Promise<void> {
-  try {
-    await fsp.mkdir(path.dirname(home), { recursive: true });
-    await fsp.rename(quarantined, home);
-  } catch (e) {
-    if (errnoCode(e) !== 'ENOENT') throw e;
-  }
 }
 
 export async function repairQueue(wr: WorkRoot): Promise<RepairReport> {

@@ -1,11 +1,11 @@
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { SinkSpec, WorkRoot } from '../config/work-root.js';
 import { errnoCode } from '../errors.js';
 import { realFs, type FsPort } from '../platform/fs-port.js';
 import { tmpPathFor } from '../platform/atomic-write.js';
 import type { SinkEntry } from '../record.js';
-import { formatRescueName } from '../rescue/file-name.js';
+import { formatRescueName, formatRescueTime } from '../rescue/file-name.js';
 import { encodeRescueBatch } from '../rescue/line-format.js';
 
 export interface RejectedEntry {
@@ -82,12 +82,12 @@ async function writeReleased(dir: string, sink: string, data: Buffer, now: numbe
       await fh.close();
     }
     const key = path.join(dir, sink);
-    const second = formatRescueName({ sink, time: now, seq: 0, locked: false });
+    const second = formatRescueTime(now);
     const known = nextSeq.get(key);
     for (let seq = known?.second === second ? known.seq : REPLAY_SEQ_BASE; ; seq++) {
       const file = path.join(dir, formatRescueName({ sink, time: now, seq, locked: false }));
       // a writer of wparse may be writing this name as .dat.lock: leave it to that writer
-      if (await exists(`${file}.lock`)) continue;
+      if (existsSync(`${file}.lock`)) continue;
       try {
         await fsp.link(tmp, file);
         nextSeq.set(key, { second, seq: seq + 1 });
@@ -98,14 +98,5 @@ async function writeReleased(dir: string, sink: string, data: Buffer, now: numbe
     }
   } finally {
     await fsp.rm(tmp, { force: true });
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fsp.lstat(file);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -2,11 +2,11 @@ import { isUtf8 } from 'node:buffer';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { findSink, type SinkSpec, type WorkRoot } from '../config/work-root.js';
-import { WrError, errnoCode, errorMessage } from '../errors.js';
+import { WrError, errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logger.js';
-import { writeFileAtomic } from '../platform/atomic-write.js';
+import { moveIfPresent, writeFileAtomic } from '../platform/atomic-write.js';
 import type { LineBatch } from '../platform/line-reader.js';
 import type { JobHandler } from '../queue/controller.js';
 import type { Job } from '../queue/job-state.js';
@@ -225,12 +225,7 @@ export class ReplayHandler implements JobHandler {
     const layout = rescueLayout(this.d.rescueDir);
     const from = layout.jobFile(job.id);
     const to = layout.deadFile(job.id);
-    await fsp.mkdir(path.dirname(to), { recursive: true });
-    // no existsSync first: a file removed between the look and the rename (an operator's rm) threw,
-    // and the reason was never written
-    await fsp.rename(from, to).catch((err: unknown) => {
-      if (errnoCode(err) !== 'ENOENT') throw err;
-    });
+    await moveIfPresent(from, to); // one removed by an operator still gets its reason written
     await writeFileAtomic(layout.reasonFile(job.id), `${reason}\n`);
     this.d.log.error({ job: job.id, reason, quarantined: to }, 'rescue file quarantined');
   }
